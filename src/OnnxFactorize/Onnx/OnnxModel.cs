@@ -1,0 +1,337 @@
+using Google.Protobuf;
+using OnnxFactorize.Onnx.Proto;
+
+namespace OnnxFactorize.Onnx;
+
+/// <summary>How <see cref="OnnxModel.Save(string, SaveOptions?)"/> stores tensor data.</summary>
+public enum ExternalDataMode
+{
+    /// <summary>Tensors that were external stay external (in one data file next to the output); everything moves out
+    /// when the model would exceed protobuf's 2 GiB limit.</summary>
+    Auto,
+
+    /// <summary>Every tensor of at least <see cref="ExternalData.SizeThreshold"/> bytes goes to the data file.</summary>
+    Always,
+
+    /// <summary>All data inline in the model file (fails beyond 2 GiB).</summary>
+    Never,
+}
+
+/// <summary>Options for saving a model.</summary>
+public sealed record SaveOptions
+{
+    /// <summary>Where tensor data goes.</summary>
+    public ExternalDataMode ExternalData { get; init; } = ExternalDataMode.Auto;
+}
+
+/// <summary>An ONNX model as loaded from a file or stream: the protobuf, the folder its external data is relative to,
+/// and lossless load and atomic save.</summary>
+public sealed class OnnxModel
+{
+    /// <summary>Protobuf's hard limit on one message; a larger model must keep its weights in external data.</summary>
+    public const long ProtobufLimit = int.MaxValue;
+
+    private OnnxModel(ModelProto proto, string? baseDirectory, string name, string? sourcePath)
+    {
+        Proto = proto;
+        BaseDirectory = baseDirectory;
+        Name = name;
+        SourcePath = sourcePath;
+    }
+
+    /// <summary>The model's protobuf. Passes work on the editable graph, not on this.</summary>
+    public ModelProto Proto { get; }
+
+    /// <summary>Folder that external-data locations are relative to; null for a stream with no folder.</summary>
+    public string? BaseDirectory { get; }
+
+    /// <summary>The name used in messages (the file path, or the caller's name for a stream).</summary>
+    public string Name { get; }
+
+    /// <summary>Full path of the file the model came from, or null.</summary>
+    public string? SourcePath { get; }
+
+    /// <summary>Wraps a model built in memory.</summary>
+    public static OnnxModel FromProto(ModelProto proto, string name = "<memory>", string? baseDirectory = null) =>
+        new(proto ?? throw new ArgumentNullException(nameof(proto)), baseDirectory, name, null);
+
+    /// <summary>Loads a model file. Errors are <see cref="OnnxFactorizeException"/> with a one-line message naming the file.</summary>
+    public static OnnxModel Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (Directory.Exists(path))
+        {
+            throw new OnnxFactorizeException($"{path}: is a folder; give the path of an .onnx file.");
+        }
+
+        if (!File.Exists(path))
+        {
+            throw new OnnxFactorizeException($"{path}: file not found; check the model path.");
+        }
+
+        byte[] bytes;
+        try
+        {
+            var length = new FileInfo(path).Length;
+            if (length > ProtobufLimit)
+            {
+                throw new OnnxFactorizeException($"{path}: {length} bytes is over protobuf's 2 GiB limit; store the weights as ONNX external data.");
+            }
+
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (IOException e)
+        {
+            throw new OnnxFactorizeException($"{path}: cannot read the file: {e.Message}", e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new OnnxFactorizeException($"{path}: no permission to read the file.", e);
+        }
+
+        var full = Path.GetFullPath(path);
+        return new OnnxModel(Parse(bytes, path), Path.GetDirectoryName(full), path, full);
+    }
+
+    /// <summary>Loads a model from a stream; <paramref name="baseDirectory"/> is where its external data lives, if any.</summary>
+    public static OnnxModel Load(Stream stream, string? baseDirectory = null, string name = "<stream>")
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        using var buffer = new MemoryStream();
+        stream.CopyTo(buffer);
+        return new OnnxModel(Parse(buffer.ToArray(), name), baseDirectory is null ? null : Path.GetFullPath(baseDirectory), name, null);
+    }
+
+    /// <summary>Parses model bytes, turning every protobuf failure into a one-line message.</summary>
+    public static ModelProto Parse(byte[] bytes, string name)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        if (bytes.Length == 0)
+        {
+            throw new OnnxFactorizeException($"{name}: the file is empty; expected an ONNX model.");
+        }
+
+        ModelProto model;
+        try
+        {
+            model = ModelProto.Parser.ParseFrom(bytes);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new OnnxFactorizeException($"{name}: not a valid ONNX model (protobuf: {FirstLine(e.Message)}); the file may be truncated or not an .onnx file.", e);
+        }
+
+        if (!model.HasIrVersion || model.Graph is null)
+        {
+            throw new OnnxFactorizeException($"{name}: not an ONNX model (no {(model.HasIrVersion ? "graph" : "ir_version")} field); check that this is an .onnx file.");
+        }
+
+        return model;
+    }
+
+    /// <summary>Serializes the model; tensors stored externally are read and inlined, since a stream has no folder to put a data file in.</summary>
+    public void Save(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var copy = Proto.Clone();
+        foreach (var tensor in ModelTensors.All(copy))
+        {
+            if (ExternalData.IsExternal(tensor))
+            {
+                Inline(tensor, ExternalData.ReadBytes(tensor, BaseDirectory, Name));
+            }
+        }
+
+        CheckSize(copy, Name);
+        copy.WriteTo(stream);
+    }
+
+    /// <summary>Returns the serialized model, external data inlined.</summary>
+    public byte[] ToBytes()
+    {
+        using var stream = new MemoryStream();
+        Save(stream);
+        return stream.ToArray();
+    }
+
+    /// <summary>Saves atomically: the model (and its data file, if any) are written to temporary files in the target folder,
+    /// then renamed over the targets, so a failure or cancellation never leaves a partial file. Creates the folder.</summary>
+    public void Save(string path, SaveOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        options ??= new SaveOptions();
+        var full = Path.GetFullPath(path);
+        var folder = Path.GetDirectoryName(full) ?? ".";
+        if (Directory.Exists(full))
+        {
+            throw new OnnxFactorizeException($"{path}: is a folder; give a file path for the output model.");
+        }
+
+        var copy = Proto.Clone();
+        var tensors = ModelTensors.All(copy).ToList();
+
+        // Materialize every external tensor first: the data file we write may replace the one we read from.
+        var external = new List<(TensorProto Tensor, byte[] Bytes)>();
+        var dataLocations = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var tensor in tensors)
+        {
+            if (ExternalData.IsExternal(tensor))
+            {
+                dataLocations.Add(ExternalData.Entry(tensor, "location") ?? "");
+                external.Add((tensor, ExternalData.ReadBytes(tensor, BaseDirectory, Name)));
+            }
+        }
+
+        var moveOut = options.ExternalData switch
+        {
+            ExternalDataMode.Never => [],
+            ExternalDataMode.Always => tensors.Where(t => ExternalData.IsExternal(t) || InlineByteCount(t) >= ExternalData.SizeThreshold).ToList(),
+            _ => external.Count > 0 || EstimatedSize(copy, external) > ProtobufLimit
+                ? tensors.Where(t => ExternalData.IsExternal(t) || (EstimatedSize(copy, external) > ProtobufLimit && InlineByteCount(t) >= ExternalData.SizeThreshold)).ToList()
+                : [],
+        };
+
+        var bytesByTensor = new Dictionary<TensorProto, byte[]>(ReferenceEqualityComparer.Instance);
+        foreach (var (tensor, bytes) in external)
+        {
+            bytesByTensor[tensor] = bytes;
+        }
+
+        if (options.ExternalData == ExternalDataMode.Never)
+        {
+            foreach (var (tensor, bytes) in external)
+            {
+                Inline(tensor, bytes);
+            }
+        }
+
+        try
+        {
+            Directory.CreateDirectory(folder);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new OnnxFactorizeException($"{path}: cannot create the output folder: {e.Message}", e);
+        }
+
+        // Keep the input's data-file name when writing elsewhere (a lossless round trip); next to the input, use our own
+        // name so the input's data file is never overwritten.
+        var dataName = Path.GetFileName(full) + ".data";
+        if (dataLocations.Count == 1 && !dataLocations.First().Contains('/', StringComparison.Ordinal) && dataLocations.First().Length > 0
+            && (BaseDirectory is null || !string.Equals(Path.GetFullPath(BaseDirectory), folder, StringComparison.Ordinal)))
+        {
+            dataName = dataLocations.First();
+        }
+
+        var dataPath = Path.Combine(folder, dataName);
+        string? dataTemp = null;
+        var modelTemp = Path.Combine(folder, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            if (moveOut.Count > 0)
+            {
+                dataTemp = dataPath + $".{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+                using (var data = new FileStream(dataTemp, FileMode.CreateNew, FileAccess.Write))
+                {
+                    foreach (var tensor in moveOut)
+                    {
+                        var bytes = bytesByTensor.TryGetValue(tensor, out var b) ? b : InlineBytes(tensor);
+                        var offset = (data.Position + ExternalData.Alignment - 1) / ExternalData.Alignment * ExternalData.Alignment;
+                        data.SetLength(offset);
+                        data.Position = offset;
+                        data.Write(bytes);
+                        ExternalData.PointTo(tensor, dataName, offset, bytes.Length);
+                    }
+                }
+            }
+
+            CheckSize(copy, path);
+            using (var output = new FileStream(modelTemp, FileMode.CreateNew, FileAccess.Write))
+            {
+                copy.WriteTo(output);
+            }
+
+            if (dataTemp is not null)
+            {
+                File.Move(dataTemp, dataPath, overwrite: true);
+                dataTemp = null;
+            }
+
+            File.Move(modelTemp, full, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new OnnxFactorizeException($"{path}: cannot write the model: {e.Message}", e);
+        }
+        finally
+        {
+            TryDelete(modelTemp);
+            if (dataTemp is not null)
+            {
+                TryDelete(dataTemp);
+            }
+        }
+    }
+
+    /// <summary>Raw little-endian bytes of a tensor stored inline (raw_data, or the typed field re-encoded).</summary>
+    internal static byte[] InlineBytes(TensorProto tensor) =>
+        tensor.HasRawData ? tensor.RawData.ToByteArray() : TensorData.EncodeTypedFields(tensor);
+
+    private static long InlineByteCount(TensorProto tensor) =>
+        tensor.HasRawData ? tensor.RawData.Length
+        : (long)tensor.FloatData.Count * 4 + (long)tensor.DoubleData.Count * 8 + (long)tensor.Int64Data.Count * 8
+          + (long)tensor.Uint64Data.Count * 8 + (long)tensor.Int32Data.Count * 4;
+
+    private static long EstimatedSize(ModelProto model, List<(TensorProto Tensor, byte[] Bytes)> external)
+    {
+        long size = 0;
+        foreach (var tensor in ModelTensors.All(model))
+        {
+            size += InlineByteCount(tensor);
+        }
+
+        return size + external.Sum(e => (long)e.Bytes.Length) + (1 << 20);
+    }
+
+    private static void Inline(TensorProto tensor, byte[] bytes)
+    {
+        tensor.ExternalData.Clear();
+        tensor.ClearDataLocation();
+        tensor.RawData = ByteString.CopyFrom(bytes);
+    }
+
+    private static void CheckSize(ModelProto model, string name)
+    {
+        long size = 0;
+        foreach (var tensor in ModelTensors.All(model))
+        {
+            size += InlineByteCount(tensor);
+        }
+
+        if (size > ProtobufLimit)
+        {
+            throw new OnnxFactorizeException($"{name}: the model's tensors total {size} bytes, over protobuf's 2 GiB limit; save with external data.");
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+            // Best effort: a leftover temp file is harmless and named as such.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private static string FirstLine(string text)
+    {
+        var end = text.IndexOfAny(['\r', '\n']);
+        return end < 0 ? text : text[..end];
+    }
+}
