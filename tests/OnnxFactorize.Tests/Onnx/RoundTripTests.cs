@@ -4,17 +4,6 @@ namespace OnnxFactorize.Tests.Onnx;
 
 public class RoundTripTests
 {
-    public static TheoryData<string> BackendTestModels()
-    {
-        var data = new TheoryData<string>();
-        foreach (var path in OnnxTestDataFolder.AllModels())
-        {
-            data.Add(path);
-        }
-
-        return data;
-    }
-
     [Fact]
     public void Every_backend_test_model_saves_byte_identical_to_its_input()
     {
