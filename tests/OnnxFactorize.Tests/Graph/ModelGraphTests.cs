@@ -1,7 +1,7 @@
 using OnnxFactorize.Graph;
 using OnnxFactorize.Onnx;
 using OnnxFactorize.Onnx.Proto;
-using OnnxFactorize.Tests.Onnx;
+using OnnxFactorize.Tests.Support;
 using static OnnxFactorize.Tests.Graph.GraphBuilder;
 
 namespace OnnxFactorize.Tests.Graph;
@@ -36,7 +36,7 @@ public class ModelGraphTests
     public void Import_then_export_without_edits_gives_identical_bytes_for_every_backend_test_model()
     {
         var failures = new List<string>();
-        foreach (var path in OnnxTestDataFolder.AllModels())
+        foreach (var path in OnnxTestData.Models())
         {
             var model = OnnxModel.Load(path);
             var exported = ModelGraph.Import(model).Export().ToBytes();
