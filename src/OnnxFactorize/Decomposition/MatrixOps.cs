@@ -1,0 +1,343 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace OnnxFactorize.Decomposition;
+
+/// <summary>Dense row-major float32 kernels shared by the SVD and Tucker engines.</summary>
+public static class MatrixOps
+{
+    // Register tile of the micro-kernel: 6 rows × 16 columns = 12 Vector256 accumulators (Goto & van de Geijn 2008).
+    private const int Mr = 6;
+    private const int Nr = 16;
+
+    // Cache blocking: a Kc×Nr panel of packed B stays in L1, Mc rows of A stay in L2.
+    private const int Kc = 256;
+    private const int Mc = 96;
+    private const int Nc = 512;
+
+    // Below this many multiply-adds a parallel loop costs more than it saves.
+    private const long ParallelThreshold = 1L << 21;
+
+    /// <summary>C (m×n) = op(A) (m×k) · op(B) (k×n), all row-major; op transposes when asked (A stored k×m, B stored n×k).</summary>
+    public static void Gemm(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> b, int n, Span<float> c, bool transA = false, bool transB = false)
+    {
+        Gemm(a, m, k, b, n, c, transA, transB, -1);
+    }
+
+    /// <summary>Same as the other overload, with an explicit degree of parallelism (-1 = all cores, 1 = calling thread only).</summary>
+    public static void Gemm(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> b, int n, Span<float> c, bool transA, bool transB, int maxDegreeOfParallelism)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        CheckLength(a.Length, (long)m * k, nameof(a));
+        CheckLength(b.Length, (long)k * n, nameof(b));
+        CheckLength(c.Length, (long)m * n, nameof(c));
+
+        // Parallel workers cannot capture spans, so large products run on pooled copies; the copy is O(mk + kn), the product O(mnk).
+        var pool = ArrayPool<float>.Shared;
+        var aa = pool.Rent(m * k);
+        var bb = pool.Rent(k * n);
+        var cc = pool.Rent(m * n);
+        try
+        {
+            a[..(m * k)].CopyTo(aa);
+            b[..(k * n)].CopyTo(bb);
+            GemmCore(aa, m, k, bb, n, cc, transA, transB, maxDegreeOfParallelism);
+            cc.AsSpan(0, m * n).CopyTo(c);
+        }
+        finally
+        {
+            pool.Return(aa);
+            pool.Return(bb);
+            pool.Return(cc);
+        }
+    }
+
+    private static void CheckLength(int actual, long required, string name)
+    {
+        if (actual < required)
+        {
+            throw new ArgumentException($"{name} holds {actual} elements but the shape needs {required}.", name);
+        }
+    }
+
+    /// <summary>Array form used inside the engine (no copies): C = op(A)·op(B), C overwritten.</summary>
+    internal static void GemmCore(float[] a, int m, int k, float[] b, int n, float[] c, bool transA, bool transB, int maxDegreeOfParallelism)
+    {
+        if (m == 0 || n == 0)
+        {
+            return;
+        }
+
+        Array.Clear(c, 0, m * n);
+        if (k == 0)
+        {
+            return;
+        }
+
+        // op(A)[i, p] = a[i*rsA + p*csA]; op(B)[p, j] = b[p*rsB + j*csB].
+        var rsA = transA ? 1 : k;
+        var csA = transA ? m : 1;
+        var rsB = transB ? 1 : n;
+        var csB = transB ? k : 1;
+
+        var nPanels = (n + Nr - 1) / Nr;
+        var packed = ArrayPool<float>.Shared.Rent(nPanels * Nr * Math.Min(Kc, k));
+        try
+        {
+            var rowBlocks = (m + Mc - 1) / Mc;
+            var colBlocks = (n + Nc - 1) / Nc;
+            var tiles = rowBlocks * colBlocks;
+            var work = (long)m * n * k;
+            var dop = maxDegreeOfParallelism <= 0 ? Environment.ProcessorCount : maxDegreeOfParallelism;
+            for (var p0 = 0; p0 < k; p0 += Kc)
+            {
+                var kc = Math.Min(Kc, k - p0);
+                PackB(b, rsB, csB, p0, kc, n, packed);
+                if (dop > 1 && tiles > 1 && work >= ParallelThreshold)
+                {
+                    var options = new ParallelOptions { MaxDegreeOfParallelism = dop };
+                    var pStart = p0;
+                    Parallel.For(0, tiles, options, t => Tile(a, rsA, csA, packed, c, m, n, pStart, kc, t / colBlocks, t % colBlocks));
+                }
+                else
+                {
+                    for (var t = 0; t < tiles; t++)
+                    {
+                        Tile(a, rsA, csA, packed, c, m, n, p0, kc, t / colBlocks, t % colBlocks);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(packed);
+        }
+    }
+
+    // Packs op(B)[p0..p0+kc, :] as panels of Nr columns, each kc×Nr contiguous, zero-padded past n.
+    private static void PackB(float[] b, int rsB, int csB, int p0, int kc, int n, float[] packed)
+    {
+        var nPanels = (n + Nr - 1) / Nr;
+        for (var jp = 0; jp < nPanels; jp++)
+        {
+            var j0 = jp * Nr;
+            var width = Math.Min(Nr, n - j0);
+            var dst = jp * kc * Nr;
+            for (var p = 0; p < kc; p++)
+            {
+                var row = dst + p * Nr;
+                var src = (p0 + p) * rsB + j0 * csB;
+                if (csB == 1)
+                {
+                    Array.Copy(b, src, packed, row, width);
+                }
+                else
+                {
+                    for (var jj = 0; jj < width; jj++)
+                    {
+                        packed[row + jj] = b[src + jj * csB];
+                    }
+                }
+
+                if (width < Nr)
+                {
+                    Array.Clear(packed, row + width, Nr - width);
+                }
+            }
+        }
+    }
+
+    private static void Tile(float[] a, int rsA, int csA, float[] packed, float[] c, int m, int n, int p0, int kc, int rowBlock, int colBlock)
+    {
+        var i0 = rowBlock * Mc;
+        var i1 = Math.Min(m, i0 + Mc);
+        var j0 = colBlock * Nc;
+        var j1 = Math.Min(n, j0 + Nc);
+        Span<float> edge = stackalloc float[Mr * Nr];
+        for (var j = j0; j < j1; j += Nr)
+        {
+            var panel = j / Nr * kc * Nr;
+            var width = Math.Min(Nr, n - j);
+            for (var i = i0; i < i1; i += Mr)
+            {
+                var height = Math.Min(Mr, i1 - i);
+                var aStart = i * rsA + p0 * csA;
+                if (height == Mr && width == Nr)
+                {
+                    MicroKernel(a, aStart, rsA, csA, packed, panel, kc, c, i * n + j, n);
+                }
+                else
+                {
+                    // Edge tile: rows past the end repeat the last valid row (results discarded), columns are zero-padded.
+                    edge.Clear();
+                    MicroKernelEdge(a, aStart, rsA, csA, height, packed, panel, kc, edge);
+                    for (var r = 0; r < height; r++)
+                    {
+                        var cRow = (i + r) * n + j;
+                        for (var jj = 0; jj < width; jj++)
+                        {
+                            c[cRow + jj] += edge[r * Nr + jj];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void MicroKernel(float[] a, int aStart, int rsA, int csA, float[] packed, int panel, int kc, float[] c, int cStart, int ldc)
+    {
+        ref var aRef = ref MemoryMarshal.GetArrayDataReference(a);
+        ref var bRef = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(packed), panel);
+        var c00 = Vector256<float>.Zero; var c01 = Vector256<float>.Zero;
+        var c10 = Vector256<float>.Zero; var c11 = Vector256<float>.Zero;
+        var c20 = Vector256<float>.Zero; var c21 = Vector256<float>.Zero;
+        var c30 = Vector256<float>.Zero; var c31 = Vector256<float>.Zero;
+        var c40 = Vector256<float>.Zero; var c41 = Vector256<float>.Zero;
+        var c50 = Vector256<float>.Zero; var c51 = Vector256<float>.Zero;
+        nint r0 = aStart, r1 = aStart + rsA, r2 = aStart + 2 * rsA, r3 = aStart + 3 * rsA, r4 = aStart + 4 * rsA, r5 = aStart + 5 * rsA;
+        nint step = csA;
+        for (var p = 0; p < kc; p++)
+        {
+            var b0 = Vector256.LoadUnsafe(ref bRef, (nuint)(p * Nr));
+            var b1 = Vector256.LoadUnsafe(ref bRef, (nuint)(p * Nr + 8));
+            var a0 = Vector256.Create(Unsafe.Add(ref aRef, r0));
+            c00 = Vector256.MultiplyAddEstimate(a0, b0, c00); c01 = Vector256.MultiplyAddEstimate(a0, b1, c01);
+            var a1 = Vector256.Create(Unsafe.Add(ref aRef, r1));
+            c10 = Vector256.MultiplyAddEstimate(a1, b0, c10); c11 = Vector256.MultiplyAddEstimate(a1, b1, c11);
+            var a2 = Vector256.Create(Unsafe.Add(ref aRef, r2));
+            c20 = Vector256.MultiplyAddEstimate(a2, b0, c20); c21 = Vector256.MultiplyAddEstimate(a2, b1, c21);
+            var a3 = Vector256.Create(Unsafe.Add(ref aRef, r3));
+            c30 = Vector256.MultiplyAddEstimate(a3, b0, c30); c31 = Vector256.MultiplyAddEstimate(a3, b1, c31);
+            var a4 = Vector256.Create(Unsafe.Add(ref aRef, r4));
+            c40 = Vector256.MultiplyAddEstimate(a4, b0, c40); c41 = Vector256.MultiplyAddEstimate(a4, b1, c41);
+            var a5 = Vector256.Create(Unsafe.Add(ref aRef, r5));
+            c50 = Vector256.MultiplyAddEstimate(a5, b0, c50); c51 = Vector256.MultiplyAddEstimate(a5, b1, c51);
+            r0 += step; r1 += step; r2 += step; r3 += step; r4 += step; r5 += step;
+        }
+
+        ref var cRef = ref MemoryMarshal.GetArrayDataReference(c);
+        Accumulate(ref cRef, cStart, c00, c01);
+        Accumulate(ref cRef, cStart + ldc, c10, c11);
+        Accumulate(ref cRef, cStart + 2 * ldc, c20, c21);
+        Accumulate(ref cRef, cStart + 3 * ldc, c30, c31);
+        Accumulate(ref cRef, cStart + 4 * ldc, c40, c41);
+        Accumulate(ref cRef, cStart + 5 * ldc, c50, c51);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate(ref float cRef, int offset, Vector256<float> lo, Vector256<float> hi)
+    {
+        var o = (nuint)offset;
+        (Vector256.LoadUnsafe(ref cRef, o) + lo).StoreUnsafe(ref cRef, o);
+        (Vector256.LoadUnsafe(ref cRef, o + 8) + hi).StoreUnsafe(ref cRef, o + 8);
+    }
+
+    private static void MicroKernelEdge(float[] a, int aStart, int rsA, int csA, int height, float[] packed, int panel, int kc, Span<float> tile)
+    {
+        ref var bRef = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(packed), panel);
+        for (var r = 0; r < height; r++)
+        {
+            var acc0 = Vector256<float>.Zero;
+            var acc1 = Vector256<float>.Zero;
+            var ai = aStart + r * rsA;
+            for (var p = 0; p < kc; p++)
+            {
+                var av = Vector256.Create(a[ai + p * csA]);
+                acc0 = Vector256.MultiplyAddEstimate(av, Vector256.LoadUnsafe(ref bRef, (nuint)(p * Nr)), acc0);
+                acc1 = Vector256.MultiplyAddEstimate(av, Vector256.LoadUnsafe(ref bRef, (nuint)(p * Nr + 8)), acc1);
+            }
+
+            acc0.CopyTo(tile[(r * Nr)..]);
+            acc1.CopyTo(tile[(r * Nr + 8)..]);
+        }
+    }
+
+    /// <summary>Transposes a row-major rows×cols matrix into dst (cols×rows).</summary>
+    public static void Transpose(ReadOnlySpan<float> src, int rows, int cols, Span<float> dst)
+    {
+        CheckLength(src.Length, (long)rows * cols, nameof(src));
+        CheckLength(dst.Length, (long)rows * cols, nameof(dst));
+        const int Block = 32;
+        for (var i0 = 0; i0 < rows; i0 += Block)
+        {
+            var i1 = Math.Min(rows, i0 + Block);
+            for (var j0 = 0; j0 < cols; j0 += Block)
+            {
+                var j1 = Math.Min(cols, j0 + Block);
+                for (var i = i0; i < i1; i++)
+                {
+                    for (var j = j0; j < j1; j++)
+                    {
+                        dst[j * rows + i] = src[i * cols + j];
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Gram matrix G = X·Xᵀ (rows×rows) of a row-major rows×len float matrix, accumulated in double.</summary>
+    internal static double[] GramRowsDouble(float[] x, int rows, int len, int maxDegreeOfParallelism)
+    {
+        var xd = new double[(long)rows * len];
+        for (var i = 0; i < xd.Length; i++)
+        {
+            xd[i] = x[i];
+        }
+
+        var g = new double[rows * rows];
+        var dop = maxDegreeOfParallelism <= 0 ? Environment.ProcessorCount : maxDegreeOfParallelism;
+        var options = new ParallelOptions { MaxDegreeOfParallelism = (long)rows * rows * len >= ParallelThreshold ? dop : 1 };
+
+        // Rows are dealt out in a zig-zag so both workers get equal triangles.
+        Parallel.For(0, (rows + 1) / 2, options, h =>
+        {
+            GramRow(xd, rows, len, h, g);
+            var mirror = rows - 1 - h;
+            if (mirror != h)
+            {
+                GramRow(xd, rows, len, mirror, g);
+            }
+        });
+        return g;
+    }
+
+    private static void GramRow(double[] xd, int rows, int len, int i, double[] g)
+    {
+        var xi = xd.AsSpan(i * len, len);
+        for (var j = 0; j <= i; j++)
+        {
+            var v = Dot(xi, xd.AsSpan(j * len, len));
+            g[i * rows + j] = v;
+            g[j * rows + i] = v;
+        }
+    }
+
+    /// <summary>Vectorized double dot product.</summary>
+    internal static double Dot(ReadOnlySpan<double> x, ReadOnlySpan<double> y)
+    {
+        ref var xr = ref MemoryMarshal.GetReference(x);
+        ref var yr = ref MemoryMarshal.GetReference(y);
+        var len = x.Length;
+        var s0 = Vector256<double>.Zero;
+        var s1 = Vector256<double>.Zero;
+        var p = 0;
+        for (; p + 8 <= len; p += 8)
+        {
+            s0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref xr, (nuint)p), Vector256.LoadUnsafe(ref yr, (nuint)p), s0);
+            s1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref xr, (nuint)(p + 4)), Vector256.LoadUnsafe(ref yr, (nuint)(p + 4)), s1);
+        }
+
+        var s = Vector256.Sum(s0 + s1);
+        for (; p < len; p++)
+        {
+            s += x[p] * y[p];
+        }
+
+        return s;
+    }
+}

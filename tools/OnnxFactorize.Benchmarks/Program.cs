@@ -1,0 +1,16 @@
+using BenchmarkDotNet.Running;
+using OnnxFactorize.Benchmarks;
+
+// Custom modes first; everything else goes to BenchmarkDotNet (e.g. --filter '*Svd*').
+if (args.Length > 0 && args[0] == "svd-compare")
+{
+    return SvdCompare.Run(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "gemm")
+{
+    return GemmProbe.Run(args[1..]);
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(SvdBenchmarks).Assembly).Run(args);
+return 0;

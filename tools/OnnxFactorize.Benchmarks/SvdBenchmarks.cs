@@ -1,0 +1,37 @@
+using BenchmarkDotNet.Attributes;
+using OnnxFactorize.Decomposition;
+
+namespace OnnxFactorize.Benchmarks;
+
+/// <summary>Randomized truncated SVD against the exact path and MathNet's managed SVD on a small weight-like matrix.</summary>
+[MemoryDiagnoser]
+public class SvdBenchmarks
+{
+    private float[] _matrix = [];
+    private MathNet.Numerics.LinearAlgebra.Matrix<float>? _mathNet;
+
+    [Params(256)]
+    public int Rows { get; set; }
+
+    [Params(1024)]
+    public int Cols { get; set; }
+
+    [Params(32)]
+    public int Rank { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _matrix = TestMatrices.DecayingSpectrum(Rows, Cols, seed: 1);
+        _mathNet = MathNet.Numerics.LinearAlgebra.Matrix<float>.Build.Dense(Rows, Cols, (i, j) => _matrix[i * Cols + j]);
+    }
+
+    [Benchmark(Baseline = true)]
+    public double MathNetSvd() => _mathNet!.Svd(computeVectors: true).S[Rank - 1];
+
+    [Benchmark]
+    public double Exact() => TruncatedSvd.ComputeExact(_matrix, Rows, Cols).S[Rank - 1];
+
+    [Benchmark]
+    public double Randomized() => TruncatedSvd.Compute(_matrix, Rows, Cols, Rank).S[Rank - 1];
+}
