@@ -1,0 +1,87 @@
+using System.Text.RegularExpressions;
+using OnnxFactorize.Decomposition;
+
+namespace OnnxFactorize.Passes;
+
+/// <summary>What to factorize and how: the one options type every front end (CLI, MSBuild, library) passes to
+/// <see cref="Factorizer"/>. Immutable; <see cref="Validate"/> checks it once, with messages that name the bad value.</summary>
+public sealed record FactorizeOptions
+{
+    /// <summary>Operator types that may be factorized.</summary>
+    public static readonly IReadOnlyList<string> AllOps = ["Gemm", "MatMul", "Conv"];
+
+    /// <summary>Method names accepted by <see cref="Methods"/>.</summary>
+    public static readonly IReadOnlyList<string> AllMethods = ["auto", "svd", "tucker2", "spatial-svd", "depthwise"];
+
+    /// <summary>Per-node rank policy; default keeps 99 % of each weight's energy.</summary>
+    public RankPolicy RankPolicy { get; init; } = RankPolicy.Energy(0.99);
+
+    /// <summary>Round chosen ranks up to a multiple of this (kernel efficiency), never above the break-even rank.</summary>
+    public int RankMultiple { get; init; } = 1;
+
+    /// <summary>Operator types to consider (subset of <see cref="AllOps"/>).</summary>
+    public IReadOnlyList<string> Ops { get; init; } = AllOps;
+
+    /// <summary>Methods allowed for Conv nodes ("auto" lets each node choose); Gemm/MatMul always use svd.</summary>
+    public IReadOnlyList<string> Methods { get; init; } = ["auto"];
+
+    /// <summary>Only nodes whose name matches are considered.</summary>
+    public Regex? Only { get; init; }
+
+    /// <summary>Nodes whose name matches are left alone.</summary>
+    public Regex? Exclude { get; init; }
+
+    /// <summary>Also factorize initializers that are listed as graph inputs (callers could override them at run time).</summary>
+    public bool AllowOverridableWeights { get; init; }
+
+    /// <summary>Settings of the SVD engine (seed, oversampling, power iterations).</summary>
+    public SvdOptions Svd { get; init; } = new();
+
+    /// <summary>Checks every value; throws <see cref="OnnxFactorizeException"/> naming the first bad one.</summary>
+    public FactorizeOptions Validate()
+    {
+        if (RankPolicy is null)
+        {
+            throw new OnnxFactorizeException("a rank policy is required (energy, rank, rank-ratio or compression).");
+        }
+
+        if (RankMultiple < 1)
+        {
+            throw new OnnxFactorizeException($"rank-multiple must be at least 1, got {RankMultiple}.");
+        }
+
+        if (Ops.Count == 0)
+        {
+            throw new OnnxFactorizeException("op list is empty; give one or more of Gemm, MatMul, Conv.");
+        }
+
+        foreach (var op in Ops)
+        {
+            if (!AllOps.Contains(op, StringComparer.Ordinal))
+            {
+                throw new OnnxFactorizeException($"op '{op}' is not supported; use Gemm, MatMul or Conv (case-sensitive).");
+            }
+        }
+
+        if (Methods.Count == 0)
+        {
+            throw new OnnxFactorizeException("method list is empty; give auto or one or more of svd, tucker2, spatial-svd, depthwise.");
+        }
+
+        foreach (var method in Methods)
+        {
+            if (!AllMethods.Contains(method, StringComparer.Ordinal))
+            {
+                throw new OnnxFactorizeException($"method '{method}' is unknown; use auto, svd, tucker2, spatial-svd or depthwise.");
+            }
+        }
+
+        return this;
+    }
+
+    /// <summary>True when <paramref name="op"/> is enabled.</summary>
+    public bool IncludesOp(string op) => Ops.Contains(op, StringComparer.Ordinal);
+
+    /// <summary>True when the node name passes the only/exclude filters.</summary>
+    public bool IncludesName(string name) => (Only is null || Only.IsMatch(name)) && (Exclude is null || !Exclude.IsMatch(name));
+}

@@ -1,0 +1,40 @@
+using OnnxFactorize.Decomposition;
+using OnnxFactorize.Graph;
+
+namespace OnnxFactorize.Passes;
+
+/// <summary>The SVD and rank chosen for one matrix weight (rows×cols), shared by the Gemm, MatMul and 1×1 Conv passes.</summary>
+public sealed record MatrixPlan(SvdResult Svd, RankChoice Choice)
+{
+    /// <summary>Decomposes the weight as far as the rank policy needs and chooses the rank. Returns null with a reason when
+    /// factorizing would not save parameters at the chosen rank.</summary>
+    public static MatrixPlan? Create(PassContext context, Value weight, float[] values, int rows, int cols, bool transposed, out string reason)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var options = context.Options;
+        var breakEven = RankSelection.BreakEvenRank(rows, cols);
+        if (breakEven < 1)
+        {
+            reason = $"a {rows}×{cols} weight cannot be factorized with savings at any rank (k(m+n) ≥ mn already at k = 1)";
+            return null;
+        }
+
+        var needed = Math.Min(Math.Max(options.RankPolicy.RequiredSingularValues(rows, cols), 1), Math.Min(rows, cols));
+        var svd = context.Svd(weight, values, rows, cols, transposed, needed);
+        var choice = RankSelection.Choose(options.RankPolicy, svd.S, svd.FrobeniusNormSquared, rows, cols, options.RankMultiple);
+        if (!choice.Saves)
+        {
+            reason = $"{options.RankPolicy} needs rank {choice.Rank} of {Math.Min(rows, cols)}, above the break-even rank {choice.BreakEvenRank} for {rows}×{cols}: no parameter saving. {choice.Explanation}";
+            return null;
+        }
+
+        reason = $"{options.RankPolicy}: rank {choice.Rank} (break-even {choice.BreakEvenRank}). {choice.Explanation}";
+        return new MatrixPlan(svd, choice);
+    }
+
+    /// <summary>Factor parameters k(m+n).</summary>
+    public long ParamsAfter => (long)Choice.Rank * (Svd.Rows + Svd.Cols);
+
+    /// <summary>Relative Frobenius error of the rank-k approximation (Eckart–Young: the tail energy).</summary>
+    public double RelativeError => Svd.RelativeError(Choice.Rank);
+}

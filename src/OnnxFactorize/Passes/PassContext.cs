@@ -1,0 +1,176 @@
+using OnnxFactorize.Decomposition;
+using OnnxFactorize.Graph;
+using OnnxFactorize.Onnx;
+using OnnxFactorize.Onnx.Proto;
+
+namespace OnnxFactorize.Passes;
+
+/// <summary>What passes share while running over one model: the graph, the options, and caches so a weight read by
+/// several nodes is decoded and decomposed once (and its factors shared).</summary>
+public sealed class PassContext
+{
+    private readonly Dictionary<(TensorProto Tensor, bool Transposed), SvdResult> _svds = new();
+    private readonly Dictionary<(TensorProto Tensor, bool Transposed, int Rank, float Scale), (Value Left, Value Right)> _factors = new();
+
+    /// <summary>Creates a context over <paramref name="model"/>.</summary>
+    public PassContext(ModelGraph model, FactorizeOptions options, CancellationToken cancellationToken = default)
+    {
+        Model = model ?? throw new ArgumentNullException(nameof(model));
+        Options = options ?? throw new ArgumentNullException(nameof(options));
+        CancellationToken = cancellationToken;
+    }
+
+    /// <summary>The model being rewritten.</summary>
+    public ModelGraph Model { get; }
+
+    /// <summary>The validated options.</summary>
+    public FactorizeOptions Options { get; }
+
+    /// <summary>Cancels long decompositions.</summary>
+    public CancellationToken CancellationToken { get; }
+
+    /// <summary>A stable label for messages and reports: the node's name, or op#index within its graph path.</summary>
+    public static string Label(Node node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        if (!string.IsNullOrEmpty(node.Name))
+        {
+            return node.Name;
+        }
+
+        var index = node.Graph.Nodes.ToList().IndexOf(node);
+        var path = node.Graph.Path.Length == 0 ? "" : node.Graph.Path + "/";
+        return $"{path}{node.OpType}#{index}";
+    }
+
+    /// <summary>Checks that input <paramref name="index"/> of <paramref name="node"/> is a constant float weight with finite
+    /// values; returns null and the values, or the reason it cannot be factorized.</summary>
+    public string? TryReadWeight(Node node, int index, out Value? weight, out float[] values)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        values = [];
+        weight = index < node.Inputs.Count ? node.Inputs[index] : null;
+        if (weight is null)
+        {
+            return "the weight input is missing";
+        }
+
+        var tensor = ConstantTensor(weight);
+        if (tensor is null)
+        {
+            return $"weight '{weight.Name}' is computed at run time, not a constant";
+        }
+
+        if (weight.IsOverridableInitializer && !Options.AllowOverridableWeights)
+        {
+            return $"weight '{weight.Name}' is also a graph input, so callers can override it (allow with --allow-overridable-weights)";
+        }
+
+        if (!ElementType.IsFactorizable(tensor.DataType))
+        {
+            return $"weight '{weight.Name}' has element type {ElementType.Name(tensor.DataType)}; only FLOAT, FLOAT16, BFLOAT16 and DOUBLE are factorized";
+        }
+
+        values = Model.ReadFloats(tensor);
+        if (!TensorData.AllFinite(values))
+        {
+            values = [];
+            return $"weight '{weight.Name}' holds NaN or infinite values";
+        }
+
+        return null;
+    }
+
+    /// <summary>The tensor behind a constant value: its initializer, or the <c>value</c> tensor of the Constant node
+    /// producing it (exporters such as Paddle's emit weights that way). Null for anything computed.</summary>
+    public static TensorProto? ConstantTensor(Value value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        if (value.Initializer is not null)
+        {
+            return value.Initializer;
+        }
+
+        return value.Producer is { OpType: "Constant", IsDefaultDomain: true, Inputs.Count: 0 } producer && producer.Attribute("value")?.T is { } t
+            ? t
+            : null;
+    }
+
+    /// <summary>Static dims of a value, from its declared shape or its constant tensor; null when unknown.</summary>
+    public static IReadOnlyList<long>? ShapeOf(Value value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        return ConstantTensor(value)?.Dims ?? value.Shape;
+    }
+
+    /// <summary>The SVD of a weight viewed as a rows×cols matrix (transposed when asked), computed to at least
+    /// <paramref name="rank"/> triplets and cached per tensor and orientation.</summary>
+    public SvdResult Svd(Value weight, float[] values, int rows, int cols, bool transposed, int rank)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        ArgumentNullException.ThrowIfNull(values);
+        var key = (ConstantTensor(weight)!, transposed);
+        if (_svds.TryGetValue(key, out var cached) && (cached.Rank >= rank || cached.Rank == Math.Min(rows, cols)))
+        {
+            return cached;
+        }
+
+        var matrix = values;
+        if (transposed)
+        {
+            matrix = new float[values.Length];
+            MatrixOps.Transpose(values, cols, rows, matrix);
+        }
+
+        var result = TruncatedSvd.Compute(matrix, rows, cols, Math.Min(rank, Math.Min(rows, cols)), Options.Svd, CancellationToken);
+        _svds[key] = result;
+        return result;
+    }
+
+    /// <summary>Initializers holding the balanced factors of a weight at rank k, scaled by <paramref name="scale"/> on the
+    /// left factor, in the weight's own element type; created once and shared by every node using the same weight.</summary>
+    public (Value Left, Value Right) Factors(Value weight, SvdResult svd, bool transposed, int rank, float scale = 1f)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        ArgumentNullException.ThrowIfNull(svd);
+        var tensor = ConstantTensor(weight)!;
+        var key = (tensor, transposed, rank, scale);
+        if (_factors.TryGetValue(key, out var existing))
+        {
+            return existing;
+        }
+
+        var (left, right) = svd.BalancedFactors(rank);
+        if (scale != 1f)
+        {
+            for (var i = 0; i < left.Length; i++)
+            {
+                left[i] *= scale;
+            }
+        }
+
+        var type = tensor.DataType;
+        var graph = weight.Graph;
+        var leftValue = graph.AddInitializer(TensorData.Create(weight.Name + "_svd_a", [svd.Rows, rank], left, type));
+        var rightValue = graph.AddInitializer(TensorData.Create(weight.Name + "_svd_b", [rank, svd.Cols], right, type));
+        _factors[key] = (leftValue, rightValue);
+        return (leftValue, rightValue);
+    }
+
+    /// <summary>Product of static dims, with unknown or symbolic dims counted as 1 (FLOPs are then per unit of those dims).</summary>
+    public static long StaticCount(IReadOnlyList<long>? shape, int skipLast = 0)
+    {
+        if (shape is null)
+        {
+            return 1;
+        }
+
+        long count = 1;
+        for (var i = 0; i < shape.Count - skipLast; i++)
+        {
+            count *= shape[i] > 0 ? shape[i] : 1;
+        }
+
+        return count;
+    }
+}
