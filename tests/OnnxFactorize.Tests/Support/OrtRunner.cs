@@ -12,6 +12,33 @@ internal static class OrtRunner
     {
         using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
         using var session = new InferenceSession(modelPath, options);
+        return Run(session, modelPath, seed, boolValue);
+    }
+
+    /// <summary>Runs serialized model bytes the same way.</summary>
+    public static Dictionary<string, float[]> RunOnRandomInputs(byte[] model, int seed = 0, bool boolValue = true)
+    {
+        using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        using var session = new InferenceSession(model, options);
+        return Run(session, "<bytes>", seed, boolValue);
+    }
+
+    /// <summary>‖a − b‖₂ / ‖a‖₂.</summary>
+    public static double RelativeL2(float[] a, float[] b)
+    {
+        Assert.Equal(a.Length, b.Length);
+        double diff = 0, norm = 0;
+        for (var i = 0; i < a.Length; i++)
+        {
+            diff += (double)(a[i] - b[i]) * (a[i] - b[i]);
+            norm += (double)a[i] * a[i];
+        }
+
+        return norm == 0 ? Math.Sqrt(diff) : Math.Sqrt(diff / norm);
+    }
+
+    private static Dictionary<string, float[]> Run(InferenceSession session, string modelPath, int seed, bool boolValue)
+    {
         var random = new Random(seed);
         var inputs = new Dictionary<string, OrtValue>();
         try
