@@ -24,11 +24,17 @@ public sealed record MatrixPlan(SvdResult Svd, RankChoice Choice)
         var choice = RankSelection.Choose(options.RankPolicy, svd.S, svd.FrobeniusNormSquared, rows, cols, options.RankMultiple);
         if (!choice.Saves)
         {
-            reason = $"{options.RankPolicy} needs rank {choice.Rank} of {Math.Min(rows, cols)}, above the break-even rank {choice.BreakEvenRank} for {rows}×{cols}: no parameter saving. {choice.Explanation}";
+            reason = choice.Explanation;
             return null;
         }
 
-        reason = $"{options.RankPolicy}: rank {choice.Rank} (break-even {choice.BreakEvenRank}). {choice.Explanation}";
+        if (choice.Rank > svd.Rank)
+        {
+            // Rounding up to the rank multiple can ask for more triplets than the policy needed to decide.
+            svd = context.Svd(weight, values, rows, cols, transposed, choice.Rank);
+        }
+
+        reason = choice.Explanation;
         return new MatrixPlan(svd, choice);
     }
 

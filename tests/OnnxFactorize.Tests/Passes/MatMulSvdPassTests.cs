@@ -101,7 +101,7 @@ public class MatMulSvdPassTests
 
         var decision = Assert.Single(result.Decisions);
         Assert.Equal(DecisionStatus.Skipped, decision.Status);
-        Assert.Contains("break-even rank 6", decision.Reason);
+        Assert.Contains("break-even for 16×12 is 6", decision.Reason);
         Assert.Equal(0, error);
     }
 
@@ -138,5 +138,37 @@ public class MatMulSvdPassTests
         Assert.False(strict.Changed);
         Assert.Same(model, strict.Model);
         Assert.Contains(allowed.Decisions, d => d.Status == DecisionStatus.Factorized);
+    }
+
+    [Theory]
+    [InlineData(TensorProto.Types.DataType.Bfloat16)]
+    [InlineData(TensorProto.Types.DataType.Double)]
+    public void Bf16_and_double_weights_get_factors_in_their_own_type_whose_product_is_the_weight(TensorProto.Types.DataType type)
+    {
+        var w = LowRank(48, 40, 3, 8);
+        var model = RightWeightModel([2, 48], 48, 40, w);
+        model.Graph.Initializer[0] = TensorData.Create("W", [48, 40], w, (int)type);
+        var stored = TensorData.ReadFloats(model.Graph.Initializer[0]);
+
+        var result = Factorizer.Run(OnnxModel.FromProto(model), new FactorizeOptions { RankPolicy = RankPolicy.Fixed(3) });
+
+        var a = result.Model.Proto.Graph.Initializer.Single(t => t.Name == "W_svd_a");
+        var b = result.Model.Proto.Graph.Initializer.Single(t => t.Name == "W_svd_b");
+        Assert.Equal((int)type, a.DataType);
+        Assert.Equal((int)type, b.DataType);
+        var product = new float[48 * 40];
+        MatrixOps.Gemm(TensorData.ReadFloats(a), 48, 3, TensorData.ReadFloats(b), 40, product);
+        var tolerance = type == TensorProto.Types.DataType.Bfloat16 ? 0.02 : 1e-5;
+        Assert.True(Support.OrtRunner.RelativeL2(stored, product) < tolerance);
+    }
+
+    [Fact]
+    public void Rank_multiple_rounds_the_chosen_rank_up()
+    {
+        var model = RightWeightModel([4, 64], 64, 64, Gaussian(64 * 64, 2));
+
+        var result = Factorizer.Run(OnnxModel.FromProto(model), new FactorizeOptions { RankPolicy = RankPolicy.Fixed(5), RankMultiple = 8 });
+
+        Assert.Equal(8, result.Decisions.Single().Rank);
     }
 }
