@@ -97,7 +97,7 @@ public static class SampleLoader
         return shapes;
     }
 
-    /// <summary>Matches a sample's tensors to the model inputs (by name, else by position) and checks type and shape; returns them in model order.</summary>
+    /// <summary>Matches a sample's tensors to the model inputs (by name, the rest in order) and checks type and shape; returns them in model order.</summary>
     public static IReadOnlyList<TensorData> Bind(Sample sample, IReadOnlyList<ModelInput> inputs)
     {
         ArgumentNullException.ThrowIfNull(sample);
@@ -118,14 +118,16 @@ public static class SampleLoader
             }
         }
 
-        foreach (var (position, tensor) in unnamed)
+        // Tensors whose names match no input fill the still-unbound inputs in order (ONNX test data: input_K is the K-th input).
+        var free = new Queue<int>(Enumerable.Range(0, inputs.Count).Where(i => bound[i] is null));
+        foreach (var (_, tensor) in unnamed)
         {
-            if (position >= inputs.Count || bound[position] is not null)
+            if (!free.TryDequeue(out var slot))
             {
                 throw new OnnxFactorizeException($"{sample.Source}: tensor '{tensor.Name}' matches no model input by name or position; the model takes {DescribeAll(inputs)}.");
             }
 
-            bound[position] = tensor.WithName(inputs[position].Name);
+            bound[slot] = tensor.WithName(inputs[slot].Name);
         }
 
         var result = new List<TensorData>();
