@@ -47,7 +47,7 @@ public static class ConsoleReport
                 Num(o.MeanAbsError),
                 Num(o.RelL2Error),
                 Num(o.Cosine),
-                c is null ? "-" : c.Top1Agreement.ToString("P2", CultureInfo.InvariantCulture),
+                c is null ? "-" : (c.Top1Agreement * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%",
                 c?.AccuracyDropPoints is { } drop ? drop.ToString("0.00", CultureInfo.InvariantCulture) + " pt" : "-",
                 o.NonFiniteOriginal + o.NonFiniteOptimized == 0 ? "0" : $"[red]{o.NonFiniteOriginal} / {o.NonFiniteOptimized}[/]");
         }
