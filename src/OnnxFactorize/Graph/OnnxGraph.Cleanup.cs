@@ -59,6 +59,15 @@ public sealed partial class OnnxGraph
             _values.Remove(value.Name);
         }
 
+        // Subgraphs first: their dead nodes may be the last readers of this scope's initializers.
+        foreach (var node in _nodes)
+        {
+            foreach (var sub in node.Subgraphs)
+            {
+                removed += sub.Sweep(live);
+            }
+        }
+
         for (var i = _initializers.Count - 1; i >= 0; i--)
         {
             var value = _initializers[i];
@@ -67,14 +76,6 @@ public sealed partial class OnnxGraph
                 _initializers.RemoveAt(i);
                 _values.Remove(value.Name);
                 removed++;
-            }
-        }
-
-        foreach (var node in _nodes)
-        {
-            foreach (var sub in node.Subgraphs)
-            {
-                removed += sub.Sweep(live);
             }
         }
 

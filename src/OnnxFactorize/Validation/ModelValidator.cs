@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using OnnxFactorize.Onnx;
 using OnnxFactorize.Onnx.Proto;
 using OnnxFactorize.Passes;
 
@@ -294,8 +295,12 @@ public static class ModelValidator
 
     private static ModelSummary Summarize(string path, IReadOnlyDictionary<string, long> dims)
     {
-        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
-        var cost = ModelCost.Analyze(model, dims);
+        var loaded = OnnxModel.Load(path);
+        var model = loaded.Proto;
+
+        // Shapes may have to be measured by running the model from bytes, where external data cannot be found: inline it.
+        var runnable = ModelTensors.All(model).Any(ExternalData.IsExternal) ? ModelProto.Parser.ParseFrom(loaded.ToBytes()) : model;
+        var cost = ModelCost.Analyze(runnable, dims);
         return new ModelSummary { Path = path, FileBytes = FileBytes(path, model), Parameters = cost.Parameters, Flops = cost.Flops };
     }
 

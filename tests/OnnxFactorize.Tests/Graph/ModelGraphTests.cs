@@ -166,4 +166,20 @@ public class ModelGraphTests
         Assert.Contains("'nowhere'", e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
+
+    [Fact]
+    public void Cleanup_removes_an_outer_initializer_whose_last_reader_was_replaced_inside_a_subgraph()
+    {
+        var graph = ModelGraph.Import(OnnxModel.FromProto(ModelWithSubgraph()));
+        var then = graph.Main.Nodes.Single(n => n.OpType == "If").Subgraphs[0];
+        var inner = then.Nodes.Single();
+        var replacement = then.AddNode("Identity", [graph.Main.Find("H")], ["t_new"], "inner_id2");
+        then.TransferOutput(inner, 0, replacement, 0);
+
+        graph.CleanupAndSort();
+
+        Assert.Null(graph.Main.Find("W2"));
+        Assert.DoesNotContain(graph.Export().Proto.Graph.Initializer, t => t.Name == "W2");
+        Assert.Equal("t_out", then.Outputs.Single().Name);
+    }
 }
