@@ -52,7 +52,7 @@ public sealed class FactorizationBaselineTests : IDisposable
 
         Assert.True(baseline is not null, $"{name} has no baseline in {BaselinePath}; run the tests with OFZ_UPDATE_BASELINE=1 and commit it");
         var pinnedRatio = baseline!["paramsRatio"]!.GetValue<double>();
-        Assert.True(paramsRatio <= pinnedRatio + 1e-9,
+        Assert.True(paramsRatio <= pinnedRatio + 1e-6, // the file keeps six decimals
             $"{name}: parameters ratio {paramsRatio:F4} is worse than the baseline {pinnedRatio:F4}");
         Assert.True(factorizedNodes >= baseline["factorizedNodes"]!.GetValue<int>(),
             $"{name}: {factorizedNodes} nodes factorized, the baseline has {baseline["factorizedNodes"]}");
