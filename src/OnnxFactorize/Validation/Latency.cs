@@ -1,0 +1,141 @@
+using System.Diagnostics;
+
+namespace OnnxFactorize.Validation;
+
+/// <summary>How latency is measured and how sessions are configured; validated once by <see cref="Validate"/>.</summary>
+public sealed record LatencyOptions
+{
+    /// <summary>Untimed runs of each model before measuring.</summary>
+    public int WarmupRuns { get; init; } = 3;
+
+    /// <summary>Timed runs of each model, interleaved A B A B ….</summary>
+    public int Runs { get; init; } = 20;
+
+    /// <summary>ONNX Runtime intra-op threads; 0 lets ONNX Runtime use all cores.</summary>
+    public int IntraOpThreads { get; init; }
+
+    /// <summary>Execution provider: "cpu" (default) or "cuda".</summary>
+    public string ExecutionProvider { get; init; } = "cpu";
+
+    /// <summary>Checks every option once, with messages that name the bad value.</summary>
+    public void Validate()
+    {
+        if (WarmupRuns < 0)
+        {
+            throw new OnnxFactorizeException($"WarmupRuns is {WarmupRuns}; it must be 0 or more.");
+        }
+
+        if (Runs < 1)
+        {
+            throw new OnnxFactorizeException($"Runs is {Runs}; it must be at least 1.");
+        }
+
+        if (IntraOpThreads < 0)
+        {
+            throw new OnnxFactorizeException($"IntraOpThreads is {IntraOpThreads}; use 0 for all cores or a positive count.");
+        }
+
+        if (ExecutionProvider is not ("cpu" or "cuda"))
+        {
+            throw new OnnxFactorizeException($"Execution provider '{ExecutionProvider}' is not supported; use cpu or cuda.");
+        }
+    }
+}
+
+/// <summary>Latency statistics of one model in milliseconds.</summary>
+public sealed record LatencyStats(double MedianMs, double P90Ms, double MinMs);
+
+/// <summary>Latency of both models, measured interleaved in the same process with identical session options.</summary>
+public sealed record LatencyResult
+{
+    /// <summary>Original model statistics.</summary>
+    public required LatencyStats Original { get; init; }
+
+    /// <summary>Optimized model statistics.</summary>
+    public required LatencyStats Optimized { get; init; }
+
+    /// <summary>Median over pairs of original/optimized time (&gt; 1 means the optimized model is faster).</summary>
+    public required double Speedup { get; init; }
+
+    /// <summary>Timed runs per model.</summary>
+    public required int Runs { get; init; }
+
+    /// <summary>Warm-up runs per model.</summary>
+    public required int WarmupRuns { get; init; }
+
+    /// <summary>Intra-op threads (0 = ONNX Runtime default, all cores).</summary>
+    public int IntraOpThreads { get; init; }
+
+    /// <summary>Execution provider used.</summary>
+    public string ExecutionProvider { get; init; } = "cpu";
+}
+
+/// <summary>Interleaved A/B timing: warm-up, then A B A B … so drift (thermal, other load) hits both models alike.</summary>
+public static class LatencyBenchmark
+{
+    /// <summary>Times the two runs interleaved and summarizes them; speedup is the median of per-pair ratios.</summary>
+    public static LatencyResult Measure(Action runOriginal, Action runOptimized, LatencyOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(runOriginal);
+        ArgumentNullException.ThrowIfNull(runOptimized);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        for (var i = 0; i < options.WarmupRuns; i++)
+        {
+            runOriginal();
+            runOptimized();
+        }
+
+        var a = new double[options.Runs];
+        var b = new double[options.Runs];
+        for (var i = 0; i < options.Runs; i++)
+        {
+            a[i] = Time(runOriginal);
+            b[i] = Time(runOptimized);
+        }
+
+        return new LatencyResult
+        {
+            Original = Summarize(a),
+            Optimized = Summarize(b),
+            Speedup = Median(a.Zip(b, (x, y) => x / Math.Max(y, 1e-9)).ToArray()),
+            Runs = options.Runs,
+            WarmupRuns = options.WarmupRuns,
+            IntraOpThreads = options.IntraOpThreads,
+            ExecutionProvider = options.ExecutionProvider,
+        };
+    }
+
+    /// <summary>Median, 90th percentile (nearest rank) and minimum of the samples.</summary>
+    public static LatencyStats Summarize(IReadOnlyList<double> samplesMs)
+    {
+        ArgumentNullException.ThrowIfNull(samplesMs);
+        var sorted = samplesMs.Order().ToArray();
+        return new LatencyStats(Median(sorted), Percentile(sorted, 0.9), sorted[0]);
+    }
+
+    /// <summary>Median (mean of the two middle values for an even count).</summary>
+    public static double Median(IReadOnlyList<double> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var s = values.Order().ToArray();
+        var mid = s.Length / 2;
+        return s.Length % 2 == 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+    }
+
+    /// <summary>Nearest-rank percentile: the smallest value with at least p of the samples at or below it.</summary>
+    public static double Percentile(IReadOnlyList<double> values, double p)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var s = values.Order().ToArray();
+        var rank = (int)Math.Ceiling(p * s.Length);
+        return s[Math.Clamp(rank - 1, 0, s.Length - 1)];
+    }
+
+    private static double Time(Action run)
+    {
+        var start = Stopwatch.GetTimestamp();
+        run();
+        return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+    }
+}

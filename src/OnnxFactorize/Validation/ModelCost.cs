@@ -1,0 +1,226 @@
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
+using OnnxFactorize.Onnx.Proto;
+
+namespace OnnxFactorize.Validation;
+
+/// <summary>FLOPs of one Gemm, MatMul or Conv node.</summary>
+public sealed record NodeCost(string NodeName, string OpType, long Flops);
+
+/// <summary>Parameter and FLOP count of a model.</summary>
+public sealed record ModelCostReport
+{
+    /// <summary>Sum of initializer element counts (main graph and subgraphs).</summary>
+    public required long Parameters { get; init; }
+
+    /// <summary>Sum of Gemm/MatMul/Conv FLOPs in the main graph (2 per multiply-add).</summary>
+    public required long Flops { get; init; }
+
+    /// <summary>Per-node FLOPs, in graph order.</summary>
+    public required IReadOnlyList<NodeCost> Nodes { get; init; }
+
+    /// <summary>Whether some shapes had to be read from an ONNX Runtime run because the model does not declare them.</summary>
+    public bool ShapesFromRuntime { get; init; }
+}
+
+/// <summary>Counts parameters and Gemm/MatMul/Conv FLOPs of a model, from static shapes or, where those are missing, from one ONNX Runtime run.</summary>
+public static class ModelCost
+{
+    private static readonly string[] CountedOps = ["Gemm", "MatMul", "Conv"];
+
+    /// <summary>Sum of initializer element counts in the graph and its subgraphs (sparse initializers count their dense size).</summary>
+    public static long CountParameters(ModelProto model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return CountParameters(model.Graph);
+    }
+
+    /// <summary>Parameters and FLOPs; symbolic dims are taken from <paramref name="dims"/> (name=value), and shapes the model does not declare are read from one ORT run.</summary>
+    public static ModelCostReport Analyze(ModelProto model, IReadOnlyDictionary<string, long>? dims = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        dims ??= new Dictionary<string, long>();
+        var graph = model.Graph;
+        var shapes = StaticShapes(graph, dims);
+        var counted = graph.Node.Where(n => CountedOps.Contains(n.OpType) && n.Domain is "" or "ai.onnx").ToList();
+        var missing = counted.SelectMany(n => NeededNames(n)).Where(name => name.Length > 0 && !shapes.ContainsKey(name)).Distinct().ToList();
+        var fromRuntime = false;
+        if (missing.Count > 0)
+        {
+            foreach (var (name, shape) in RuntimeShapes(model, missing, dims))
+            {
+                shapes[name] = shape;
+            }
+
+            fromRuntime = true;
+        }
+
+        var nodes = new List<NodeCost>();
+        for (var i = 0; i < counted.Count; i++)
+        {
+            var n = counted[i];
+            var name = n.Name.Length > 0 ? n.Name : $"{n.OpType}_{graph.Node.IndexOf(n)}";
+            nodes.Add(new NodeCost(name, n.OpType, NodeFlops(n, shapes)));
+        }
+
+        return new ModelCostReport { Parameters = CountParameters(graph), Flops = nodes.Sum(n => n.Flops), Nodes = nodes, ShapesFromRuntime = fromRuntime };
+    }
+
+    /// <summary>Gemm FLOPs, 2·M·N·K, from A's shape and Y's shape [M, N] (K is A's second dim, or first with transA).</summary>
+    public static long GemmFlops(IReadOnlyList<long> aShape, IReadOnlyList<long> yShape, bool transA)
+    {
+        ArgumentNullException.ThrowIfNull(aShape);
+        var k = transA ? aShape[0] : aShape[^1];
+        return checked(2 * k * TensorData.ElementCountOf(yShape));
+    }
+
+    /// <summary>MatMul FLOPs, 2·M·N·K times batch: every element of Y is a K-long dot product, K = A's last dim (numpy matmul semantics).</summary>
+    public static long MatMulFlops(IReadOnlyList<long> aShape, IReadOnlyList<long> yShape)
+    {
+        ArgumentNullException.ThrowIfNull(aShape);
+        return checked(2 * aShape[^1] * TensorData.ElementCountOf(yShape));
+    }
+
+    /// <summary>Conv FLOPs, 2·N·C_out·∏spatial_out·(C_in/group)·∏k, from W [C_out, C_in/group, k…] and Y [N, C_out, spatial…].</summary>
+    public static long ConvFlops(IReadOnlyList<long> wShape, IReadOnlyList<long> yShape)
+    {
+        ArgumentNullException.ThrowIfNull(wShape);
+        return checked(2 * TensorData.ElementCountOf(wShape.Skip(1).ToArray()) * TensorData.ElementCountOf(yShape));
+    }
+
+    private static long CountParameters(GraphProto graph)
+    {
+        long total = graph.Initializer.Sum(t => TensorData.ElementCountOf(t.Dims))
+            + graph.SparseInitializer.Sum(s => TensorData.ElementCountOf(s.Dims));
+        foreach (var node in graph.Node)
+        {
+            foreach (var a in node.Attribute)
+            {
+                total += a.G is { } g ? CountParameters(g) : 0;
+                total += a.Graphs.Sum(CountParameters);
+            }
+        }
+
+        return total;
+    }
+
+    private static IEnumerable<string> NeededNames(NodeProto n)
+    {
+        return n.OpType switch
+        {
+            "Conv" => [n.Input[1], n.Output[0]],
+            _ => [n.Input[0], n.Output[0]],
+        };
+    }
+
+    private static long NodeFlops(NodeProto n, Dictionary<string, long[]> shapes)
+    {
+        var y = shapes[n.Output[0]];
+        return n.OpType switch
+        {
+            "Gemm" => GemmFlops(shapes[n.Input[0]], y, n.Attribute.Any(a => a.Name == "transA" && a.I != 0)),
+            "MatMul" => MatMulFlops(shapes[n.Input[0]], y),
+            _ => ConvFlops(shapes[n.Input[1]], y),
+        };
+    }
+
+    private static Dictionary<string, long[]> StaticShapes(GraphProto graph, IReadOnlyDictionary<string, long> dims)
+    {
+        var shapes = new Dictionary<string, long[]>(StringComparer.Ordinal);
+        foreach (var t in graph.Initializer)
+        {
+            shapes[t.Name] = [.. t.Dims];
+        }
+
+        foreach (var vi in graph.Input.Concat(graph.ValueInfo).Concat(graph.Output))
+        {
+            if (!shapes.ContainsKey(vi.Name) && StaticShape(vi, dims) is { } s)
+            {
+                shapes[vi.Name] = s;
+            }
+        }
+
+        return shapes;
+    }
+
+    private static long[]? StaticShape(ValueInfoProto vi, IReadOnlyDictionary<string, long> dims)
+    {
+        if (vi.Type?.TensorType?.Shape is not { } shape)
+        {
+            return null;
+        }
+
+        var result = new long[shape.Dim.Count];
+        for (var i = 0; i < result.Length; i++)
+        {
+            var d = shape.Dim[i];
+            if (d.HasDimValue && d.DimValue > 0)
+            {
+                result[i] = d.DimValue;
+            }
+            else if (d.HasDimParam && dims.TryGetValue(d.DimParam, out var bound))
+            {
+                result[i] = bound;
+            }
+            else
+            {
+                return null;
+            }
+        }
+
+        return result;
+    }
+
+    // Adds the wanted intermediates as extra graph outputs, runs once on random inputs, and reads the actual shapes.
+    private static Dictionary<string, long[]> RuntimeShapes(ModelProto model, IReadOnlyList<string> names, IReadOnlyDictionary<string, long> dims)
+    {
+        var probe = model.Clone();
+        var graph = probe.Graph;
+        var produced = graph.Node.SelectMany(n => n.Output).ToHashSet(StringComparer.Ordinal);
+        var outputs = graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var name in names.Where(n => produced.Contains(n) && !outputs.Contains(n)))
+        {
+            graph.Output.Add(new ValueInfoProto { Name = name });
+        }
+
+        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
+        InferenceSession session;
+        try
+        {
+            session = new InferenceSession(probe.ToByteArray(), options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new OnnxFactorizeException($"Cannot count FLOPs: the model declares no shapes for {string.Join(", ", names.Take(3).Select(n => $"'{n}'"))} and ONNX Runtime cannot load it to measure them ({FirstLine(e.Message)}).", e);
+        }
+
+        using (session)
+        {
+            var inputs = ModelInput.FromSession(session);
+            var sample = SampleLoader.Generate(inputs, new InputOptions { Dims = dims })[0];
+            var shapes = sample.Inputs.ToDictionary(t => t.Name, t => t.Shape.ToArray(), StringComparer.Ordinal);
+            var values = sample.Inputs.Select(t => t.ToOrtValue()).ToList();
+            try
+            {
+                var outputNames = session.OutputNames.ToList();
+                using var runOptions = new RunOptions();
+                using var results = session.Run(runOptions, session.InputNames, values, outputNames);
+                for (var i = 0; i < outputNames.Count; i++)
+                {
+                    if (results.ElementAt(i).IsTensor)
+                    {
+                        shapes[outputNames[i]] = results.ElementAt(i).GetTensorTypeAndShape().Shape;
+                    }
+                }
+            }
+            finally
+            {
+                values.ForEach(v => v.Dispose());
+            }
+
+            return shapes;
+        }
+    }
+
+    internal static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
+}
