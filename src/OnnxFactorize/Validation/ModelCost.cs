@@ -213,6 +213,10 @@ public static class ModelCost
                     }
                 }
             }
+            catch (OnnxRuntimeException e)
+            {
+                throw new OnnxFactorizeException($"Cannot count FLOPs: the model declares no shapes for {string.Join(", ", names.Take(3).Select(n => $"'{n}'"))} and running it on random inputs failed ({FirstLine(e.Message)}).", e);
+            }
             finally
             {
                 values.ForEach(v => v.Dispose());

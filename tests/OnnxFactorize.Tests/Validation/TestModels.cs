@@ -29,7 +29,7 @@ public static class TestModels
     public static ModelProto MatMul(int batch, int m, int k, int n, bool declareShapes = true)
     {
         var graph = new GraphProto { Name = "matmul" };
-        graph.Input.Add(Value("x", declareShapes, batch, m, k));
+        graph.Input.Add(Value("x", true, batch, m, k));
         graph.Output.Add(Value("y", declareShapes, batch, m, n));
         graph.Initializer.Add(Tensor("w", [k, n], Weights(k * n, 3, 0)));
         var node = new NodeProto { Name = "mm", OpType = "MatMul" };
