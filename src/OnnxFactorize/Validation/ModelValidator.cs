@@ -66,6 +66,11 @@ public static class ModelValidator
         ArgumentNullException.ThrowIfNull(goldenPath);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        if (options.Thresholds.MinSpeedup is not null)
+        {
+            throw new OnnxFactorizeException("Threshold minSpeedup cannot be checked against golden outputs; compare two models instead.");
+        }
+
         using var sessionOptions = CreateSessionOptions(options.Latency ?? new LatencyOptions());
         using var session = OpenSession(modelPath, sessionOptions);
         var inputs = ModelInput.FromSession(session);
@@ -97,9 +102,7 @@ public static class ModelValidator
         CheckLabelsUsed(labels, labelOffset, options.Inputs.LabelsPath);
         var outputs = accumulators.Values.Select(acc => acc.ToMetrics()).ToList();
         var dims = BoundDims(inputs, firstInputs!, options.Inputs.Dims);
-        var latency = options.Thresholds.MinSpeedup is not null
-            ? throw new OnnxFactorizeException("Threshold minSpeedup cannot be checked against golden outputs; compare two models instead.")
-            : (LatencyResult?)null;
+        LatencyResult? latency = null;
         return new ValidationResult
         {
             Original = new ModelSummary { Path = goldenPath, FileBytes = 0, Parameters = 0, Flops = 0 },
