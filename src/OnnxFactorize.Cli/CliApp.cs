@@ -1,11 +1,14 @@
 using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
 
 namespace OnnxFactorize.Cli;
 
 /// <summary>The command line: parses strictly, runs one command, and turns every failure into an exit code and one line.</summary>
 internal static class CliApp
 {
-    private const string ExitCodeHelp =
+    /// <summary>The exit-code contract as printed after every help text.</summary>
+    public const string ExitCodeHelp =
         "Exit codes: 0 success; 1 validation ran and a threshold failed; 2 bad usage or bad input (unknown or conflicting option, " +
         "bad value, unreadable model, unbound dim, unwritable output); 3 internal error (rerun with --verbose); 130 cancelled.";
 
@@ -16,6 +19,12 @@ internal static class CliApp
         var root = BuildRoot(options);
         var parsed = root.Parse(args);
         var verbose = parsed.GetValue(options.Verbose);
+        if (parsed.Action is ExitCodesHelpAction)
+        {
+            // --help wins over other errors on the line (e.g. a required option not given yet).
+            return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+        }
+
         if (parsed.Errors.Count > 0)
         {
             var command = parsed.CommandResult.Command;
@@ -64,12 +73,13 @@ internal static class CliApp
     public static RootCommand BuildRoot(CliOptions o)
     {
         var root = new RootCommand(
-            "Shrinks ONNX models by low-rank factorization (SVD of Gemm/MatMul weights) and proves the result in ONNX Runtime. " +
-            ExitCodeHelp);
+            "Shrinks ONNX models by low-rank factorization (SVD of Gemm/MatMul weights) and proves the result in ONNX Runtime.");
+        var help = root.Options.OfType<HelpOption>().Single();
+        help.Action = new ExitCodesHelpAction((HelpAction)help.Action!);
         root.Add(o.Quiet);
         root.Add(o.Verbose);
 
-        var optimize = new Command("optimize", "Factorize a model's weights and write the smaller model; with --validate, compare it with the original. " + ExitCodeHelp);
+        var optimize = new Command("optimize", "Factorize a model's weights and write the smaller model; with --validate, compare it with the original.");
         optimize.Add(new Argument<string>("model") { Description = "The .onnx model to optimize." });
         optimize.Add(o.Output);
         AddAll(optimize, o.FactorizeSet);
@@ -78,13 +88,13 @@ internal static class CliApp
         AddAll(optimize, o.ValidationSet);
         root.Add(optimize);
 
-        var analyze = new Command("analyze", "Per node: weight shape, parameters, FLOPs, ranks keeping 90/95/99/99.9 % energy, suggested and break-even rank, estimated savings. Writes no model. " + ExitCodeHelp);
+        var analyze = new Command("analyze", "Per node: weight shape, parameters, FLOPs, ranks keeping 90/95/99/99.9 % energy, suggested and break-even rank, estimated savings. Writes no model.");
         analyze.Add(new Argument<string>("model") { Description = "The .onnx model to analyze." });
         analyze.Add(o.Json);
         AddAll(analyze, o.FactorizeSet);
         root.Add(analyze);
 
-        var compare = new Command("compare", "Run two models with the same inputs and outputs in ONNX Runtime and check thresholds. " + ExitCodeHelp);
+        var compare = new Command("compare", "Run two models with the same inputs and outputs in ONNX Runtime and check thresholds.");
         compare.Add(new Argument<string>("a") { Description = "Reference model." });
         compare.Add(new Argument<string>("b") { Description = "Candidate model." });
         compare.Add(o.Seed);
@@ -116,5 +126,16 @@ internal static class CliApp
     {
         var line = message.Split('\n', 2)[0].Trim();
         return line.EndsWith('.') ? line : line + ".";
+    }
+}
+
+/// <summary>The default help followed by the exit-code contract, on every command's --help.</summary>
+internal sealed class ExitCodesHelpAction(HelpAction inner) : SynchronousCommandLineAction
+{
+    public override int Invoke(ParseResult parseResult)
+    {
+        var code = inner.Invoke(parseResult);
+        parseResult.InvocationConfiguration.Output.WriteLine(CliApp.ExitCodeHelp);
+        return code;
     }
 }

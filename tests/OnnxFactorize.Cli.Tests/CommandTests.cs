@@ -30,7 +30,7 @@ public sealed class CommandTests : IDisposable
             "--output", "--method", "--energy", "--rank", "--rank-ratio", "--compression", "--rank-multiple", "--op", "--only", "--exclude",
             "--allow-overridable-weights", "--external-data", "--validate", "--inputs", "--labels", "--dim", "--runs", "--threads",
             "--max-rel-error", "--max-abs-error", "--min-cosine", "--min-top1-agreement", "--max-accuracy-drop", "--min-speedup",
-            "--report", "--html", "--seed", "--quiet", "--verbose",
+            "--report", "--html", "--seed", "--quiet", "--verbose", "Exit codes: 0 success; 1",
         ];
         foreach (var option in options)
         {

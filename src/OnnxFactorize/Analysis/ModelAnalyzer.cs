@@ -117,7 +117,9 @@ public static class ModelAnalyzer
                 Flops = decision.FlopsBefore,
                 EnergyRanks = energyRanks,
                 SuggestedRank = factorized ? decision.Rank : 0,
-                BreakEvenRank = decision.BreakEvenRank,
+                BreakEvenRank = decision.BreakEvenRank > 0 || decision.WeightShape.Count != 2
+                    ? decision.BreakEvenRank
+                    : RankSelection.BreakEvenRank((int)decision.WeightShape[0], (int)decision.WeightShape[1]),
                 WouldFactorize = factorized,
                 Reason = decision.Reason,
                 Methods = factorized ? [new MethodEstimate(decision.Method, decision.Rank, decision.ParamsAfter, decision.FlopsAfter, decision.WeightRelError)] : [],
