@@ -1,5 +1,6 @@
 using System.Globalization;
 using OnnxFactorize.Passes;
+using OnnxFactorize.Validation;
 using Spectre.Console;
 
 namespace OnnxFactorize.Cli;
@@ -87,16 +88,40 @@ internal sealed class CliOutput
             });
     }
 
-    /// <summary>Runs <paramref name="work"/> under a spinner on a terminal (validation reports no finer progress).</summary>
-    public T WithStatus<T>(string title, Func<T> work)
+    /// <summary>Runs a validation with one bar per phase (accuracy samples, latency runs) on a terminal, one start line
+    /// otherwise.</summary>
+    public T WithValidationProgress<T>(string title, Func<IProgress<ValidationProgress>?, T> work)
     {
         if (!Live)
         {
             Line($"{title}…");
-            return work();
+            return work(null);
         }
 
-        return Console.Status().Start(Markup.Escape(title), _ => work());
+        return Console.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                var tasks = new Dictionary<string, ProgressTask>(StringComparer.Ordinal);
+                var result = work(new SyncProgress<ValidationProgress>(p =>
+                {
+                    if (!tasks.TryGetValue(p.Phase, out var task))
+                    {
+                        task = context.AddTask(p.Phase == "latency" ? "Timing both models (interleaved)" : Markup.Escape(title), maxValue: Math.Max(p.Total, 1));
+                        tasks[p.Phase] = task;
+                    }
+
+                    task.MaxValue = Math.Max(p.Total, 1);
+                    task.Value = p.Done;
+                }));
+                foreach (var task in tasks.Values)
+                {
+                    task.Value = task.MaxValue;
+                }
+
+                return result;
+            });
     }
 
     public static string Count(long value) => value switch

@@ -27,6 +27,12 @@ internal static class OptimizeCommand
         var htmlPath = parsed.GetValue(o.Html);
 
         var model = OnnxModel.Load(modelPath);
+        if (validation is not null)
+        {
+            // Unbound dims and bad input files are reported before any work, and before anything is written.
+            ModelValidator.CheckInputs(modelPath, validation);
+        }
+
         cancellationToken.ThrowIfCancellationRequested();
         var result = output.WithNodeProgress("Decomposing", progress => Factorizer.Run(model, factorize, progress, cancellationToken));
 
@@ -58,7 +64,7 @@ internal static class OptimizeCommand
         }
 
         output.Line(line);
-        var report = output.WithStatus("Validating in ONNX Runtime", () => ModelValidator.Compare(modelPath, outputPath, validation, result.Decisions));
+        var report = output.WithValidationProgress("Validating in ONNX Runtime", progress => ModelValidator.Compare(modelPath, outputPath, validation, result.Decisions, progress, cancellationToken));
         cancellationToken.ThrowIfCancellationRequested();
         return ReportWriter.Finish(report, reportPath, htmlPath, output);
     }
