@@ -158,6 +158,33 @@ public static class MatrixOps
         var j0 = colBlock * Nc;
         var j1 = Math.Min(n, j0 + Nc);
         Span<float> edge = stackalloc float[Mr * Nr];
+
+        // Pack this tile's rows of op(A) as Mr-row slivers, kc×Mr contiguous: every micro-kernel step then reads one
+        // cache line, whatever A's layout (a transposed A would otherwise touch a new page per step).
+        var slivers = (i1 - i0 + Mr - 1) / Mr;
+        var packedA = ArrayPool<float>.Shared.Rent(slivers * kc * Mr);
+        Span<int> src = stackalloc int[Mr];
+        for (var s = 0; s < slivers; s++)
+        {
+            var dst = s * kc * Mr;
+
+            // Rows past the end repeat the last valid row; their results are discarded.
+            for (var r = 0; r < Mr; r++)
+            {
+                src[r] = Math.Min(i0 + s * Mr + r, i1 - 1) * rsA + p0 * csA;
+            }
+
+            for (var p = 0; p < kc; p++)
+            {
+                var offset = p * csA;
+                var at = dst + p * Mr;
+                for (var r = 0; r < Mr; r++)
+                {
+                    packedA[at + r] = a[src[r] + offset];
+                }
+            }
+        }
+
         for (var j = j0; j < j1; j += Nr)
         {
             var panel = j / Nr * kc * Nr;
@@ -165,16 +192,16 @@ public static class MatrixOps
             for (var i = i0; i < i1; i += Mr)
             {
                 var height = Math.Min(Mr, i1 - i);
-                var aStart = i * rsA + p0 * csA;
+                var aStart = (i - i0) / Mr * kc * Mr;
                 if (height == Mr && width == Nr)
                 {
-                    MicroKernel(a, aStart, rsA, csA, packed, panel, kc, c, i * n + j, n);
+                    MicroKernel(packedA, aStart, 1, Mr, packed, panel, kc, c, i * n + j, n);
                 }
                 else
                 {
                     // Edge tile: rows past the end repeat the last valid row (results discarded), columns are zero-padded.
                     edge.Clear();
-                    MicroKernelEdge(a, aStart, rsA, csA, height, packed, panel, kc, edge);
+                    MicroKernelEdge(packedA, aStart, 1, Mr, height, packed, panel, kc, edge);
                     for (var r = 0; r < height; r++)
                     {
                         var cRow = (i + r) * n + j;
@@ -186,6 +213,8 @@ public static class MatrixOps
                 }
             }
         }
+
+        ArrayPool<float>.Shared.Return(packedA);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]

@@ -131,6 +131,8 @@ public static class TruncatedSvd
     private static SvdResult Randomized(float[] a, int m, int n, int k, int l, SvdOptions options, CancellationToken cancellationToken)
     {
         var dop = options.MaxDegreeOfParallelism;
+        var swT = System.Diagnostics.Stopwatch.StartNew();
+        void T(string what) { Console.Error.WriteLine($"TRACE {what} {swT.Elapsed.TotalMilliseconds:F0}"); }
         var rng = new Random(options.Seed);
         var normSq = FrobeniusSquared(a);
 
@@ -142,7 +144,9 @@ public static class TruncatedSvd
 
         var y = new float[m * l];
         MatrixOps.GemmCore(a, m, n, omega, l, y, transA: false, transB: false, dop);
+        T("sketch");
         var q = Orthonormalizer.Orthonormalize(y, m, l, rng, FullPasses, dop);
+        T("orth");
 
         var automatic = options.PowerIterations < 0;
         var maxIterations = automatic ? AutomaticMaxIterations : options.PowerIterations;
@@ -154,6 +158,7 @@ public static class TruncatedSvd
 
             // Z = AᵀQ = Bᵀ for the current basis; ‖Z‖_F² is the energy Q captures.
             MatrixOps.GemmCore(a, n, m, q, l, z, transA: true, transB: false, dop);
+            T("AtQ");
             if (iteration >= maxIterations)
             {
                 break;
@@ -172,8 +177,11 @@ public static class TruncatedSvd
 
             // One CholQR pass keeps the basis well conditioned, as sklearn's LU normalizer does.
             var zq = Orthonormalizer.Orthonormalize(z, n, l, rng, 1, dop);
+            T("orthz");
             MatrixOps.GemmCore(a, m, n, zq, l, y, transA: false, transB: false, dop);
+            T("AZ");
             q = Orthonormalizer.Orthonormalize(y, m, l, rng, FullPasses, dop);
+            T("orthy");
         }
 
         cancellationToken.ThrowIfCancellationRequested();
@@ -182,7 +190,9 @@ public static class TruncatedSvd
         var zt = new float[l * n];
         MatrixOps.Transpose(z, n, l, zt);
         var gram = MatrixOps.GramRowsDouble(zt, l, n, dop);
+        T("gram");
         var (values, vectors) = SymmetricEigen.Decompose(gram, l, cancellationToken);
+        T("eig");
         var s = new double[k];
         for (var i = 0; i < k; i++)
         {
@@ -192,7 +202,9 @@ public static class TruncatedSvd
         var ubRows = ToFloat(vectors.AsSpan(0, k * l));
         var u = new float[m * k];
         MatrixOps.GemmCore(q, m, l, ubRows, k, u, transA: false, transB: true, dop);
+        T("u");
         var vt = RightVectors(ubRows, l, zt, n, s, k, dop, cancellationToken);
+        T("vt");
         return new SvdResult(m, n, u, s, vt, normSq);
     }
 
