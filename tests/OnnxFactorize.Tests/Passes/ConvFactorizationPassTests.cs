@@ -92,6 +92,18 @@ public class ConvFactorizationPassTests
         }
     }
 
+    [Fact]
+    public void Tucker2_with_vbmf_ranks_factorizes_a_low_rank_kernel_and_runs()
+    {
+        var model = ConvModels.Single(32, 24, [3, 3], [12, 12], bias: true, seed: 13, Ints("pads", 1, 1, 1, 1));
+        var result = Factorizer.Run(model, Options(RankPolicy.Energy(0.99), "tucker2"), passes: [new ConvFactorizationPass(new ConvTucker2Pass { UseVbmf = true })]);
+        var d = result.Decisions.Single();
+        Assert.True(d.Status == DecisionStatus.Factorized, d.Reason);
+        Assert.Contains("EVBMF", d.Reason);
+        Assert.All(d.Ranks, r => Assert.InRange(r, 1, 24));
+        Assert.InRange(ConvModels.RelativeL2(ConvModels.Run(model, 4), ConvModels.Run(result.Model, 4)), 0, 0.3);
+    }
+
     [Theory]
     [InlineData(2, 4, "grouped conv (group = 2)")]
     [InlineData(8, 1, "depthwise conv")]
