@@ -15,7 +15,7 @@ public static class TruncatedSvd
 
     // Automatic power iterations stop once an iteration adds less captured energy than this fraction of what is still
     // missing, and never run more than AutomaticMaxIterations.
-    private const double AutomaticTolerance = 2e-3;
+    private const double AutomaticTolerance = 5e-4;
     private const int AutomaticMaxIterations = 10;
 
     // Enough CholQR passes to reach orthonormality from any conditioning the float Gram can resolve.
