@@ -2,7 +2,7 @@
 
   compare.py gen DIR        write the test matrices (raw float32) and DIR/manifest.json
   compare.py sklearn DIR N  time sklearn (warm-up + best of N) and print JSON
-  compare.py table DIR OURS.json SKLEARN.json   print the comparison table
+  compare.py table DIR OURS.json[,..] SKLEARN.json[,..]   print the table (best time over the files)
 
 Matrices are U·diag(σ)·Vᵀ with Haar-random orthogonal U, V and σ_i = (1+i)^-1/2, a slowly decaying spectrum like
 trained weights, so the Eckart–Young optimum sqrt(Σ_{i≥k} σ_i²) is known exactly.
@@ -59,10 +59,19 @@ def run_sklearn(directory, repeats):
     print(json.dumps(results))
 
 
+def best_of(paths):
+    """Merges comma-separated result files (interleaved rounds) keeping each matrix's fastest time."""
+    best = {}
+    for path in paths.split(","):
+        for r in json.load(open(path)):
+            if r["name"] not in best or r["seconds"] < best[r["name"]]["seconds"]:
+                best[r["name"]] = r
+    return best
+
+
 def table(directory, ours_path, sklearn_path):
     manifest = {e["name"]: e for e in json.load(open(f"{directory}/manifest.json"))}
-    ours = {r["name"]: r for r in json.load(open(ours_path))}
-    theirs = {r["name"]: r for r in json.load(open(sklearn_path))}
+    ours, theirs = best_of(ours_path), best_of(sklearn_path)
     print(f"{'size':>11} {'rank':>5} {'ours s':>8} {'sklearn s':>10} {'time ratio':>11} {'ours err/opt':>13} {'sklearn err/opt':>16}")
     for name, e in manifest.items():
         o, t = ours[name], theirs[name]
