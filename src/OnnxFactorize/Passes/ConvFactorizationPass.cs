@@ -1,4 +1,3 @@
-using System.Globalization;
 using OnnxFactorize.Graph;
 
 namespace OnnxFactorize.Passes;
@@ -166,9 +165,7 @@ public sealed class ConvFactorizationPass : IFactorizationPass
     private static ConvTarget AutoTarget(ConvSubject subject)
     {
         var policy = subject.Context.Options.RankPolicy;
-        var text = policy.ToString();
-        if (text.StartsWith("energy ", StringComparison.Ordinal)
-            && double.TryParse(text.AsSpan("energy ".Length), NumberStyles.Float, CultureInfo.InvariantCulture, out var energy))
+        if (policy.EnergyFraction is { } energy)
         {
             return ConvTarget.ForError(Math.Sqrt(Math.Max(0, 1 - energy)));
         }
