@@ -35,16 +35,7 @@ public sealed class ConvFactorizationPass : IFactorizationPass
         ArgumentNullException.ThrowIfNull(context);
         var label = PassContext.Label(node);
         var onlyMethod = methods.Count == 1 ? methods[0].Method : "";
-        FactorizationDecision Skip(string reason, IReadOnlyList<long>? shape = null) => new()
-        {
-            NodeName = label,
-            OpType = "Conv",
-            GraphPath = node.Graph.Path,
-            Method = onlyMethod,
-            Status = DecisionStatus.Skipped,
-            Reason = reason,
-            WeightShape = shape ?? [],
-        };
+        FactorizationDecision Skip(string reason, IReadOnlyList<long>? shape = null) => PassContext.Skipped(node, onlyMethod, reason, shape);
 
         if (node.Inputs.Count < 2 || node.Inputs[0] is null || node.Inputs[1] is null)
         {
