@@ -63,34 +63,28 @@ internal sealed class CliOutput
 
     /// <summary>Runs <paramref name="work"/> with a progress bar over the engine's per-node progress (a bar on a terminal,
     /// one start line otherwise).</summary>
-    public T WithNodeProgress<T>(string title, Func<IProgress<FactorizeProgress>?, T> work)
-    {
-        if (!Live)
+    public T WithNodeProgress<T>(string title, Func<IProgress<FactorizeProgress>?, T> work) =>
+        WithBars(title, work, (bar, p) =>
         {
-            Line($"{title}…");
-            return work(null);
-        }
-
-        return Console.Progress()
-            .AutoClear(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-            .Start(context =>
-            {
-                var task = context.AddTask(title, maxValue: 1);
-                var result = work(new SyncProgress<FactorizeProgress>(p =>
-                {
-                    task.MaxValue = Math.Max(p.Total, 1);
-                    task.Value = p.Done;
-                    task.Description = p.NodeName.Length > 0 ? $"{title} {Markup.Escape(p.NodeName)} ({p.Done + 1}/{p.Total})" : $"{title} ({p.Total} nodes)";
-                }));
-                task.Value = task.MaxValue;
-                return result;
-            });
-    }
+            var task = bar(title);
+            task.MaxValue = Math.Max(p.Total, 1);
+            task.Value = p.Done;
+            task.Description = p.NodeName.Length > 0 ? $"{title} {Markup.Escape(p.NodeName)} ({p.Done + 1}/{p.Total})" : $"{title} ({p.Total} nodes)";
+        });
 
     /// <summary>Runs a validation with one bar per phase (accuracy samples, latency runs) on a terminal, one start line
     /// otherwise.</summary>
-    public T WithValidationProgress<T>(string title, Func<IProgress<ValidationProgress>?, T> work)
+    public T WithValidationProgress<T>(string title, Func<IProgress<ValidationProgress>?, T> work) =>
+        WithBars(title, work, (bar, p) =>
+        {
+            var task = bar(p.Phase == "latency" ? "Timing both models (interleaved)" : Markup.Escape(title));
+            task.MaxValue = Math.Max(p.Total, 1);
+            task.Value = p.Done;
+        });
+
+    /// <summary>Live bars on a terminal (one per name <paramref name="report"/> asks for, completed at the end), else one
+    /// start line and no progress.</summary>
+    private T WithBars<TProgress, T>(string title, Func<IProgress<TProgress>?, T> work, Action<Func<string, ProgressTask>, TProgress> report)
     {
         if (!Live)
         {
@@ -104,17 +98,18 @@ internal sealed class CliOutput
             .Start(context =>
             {
                 var tasks = new Dictionary<string, ProgressTask>(StringComparer.Ordinal);
-                var result = work(new SyncProgress<ValidationProgress>(p =>
+                ProgressTask Bar(string name)
                 {
-                    if (!tasks.TryGetValue(p.Phase, out var task))
+                    if (!tasks.TryGetValue(name, out var task))
                     {
-                        task = context.AddTask(p.Phase == "latency" ? "Timing both models (interleaved)" : Markup.Escape(title), maxValue: Math.Max(p.Total, 1));
-                        tasks[p.Phase] = task;
+                        task = context.AddTask(name, maxValue: 1);
+                        tasks[name] = task;
                     }
 
-                    task.MaxValue = Math.Max(p.Total, 1);
-                    task.Value = p.Done;
-                }));
+                    return task;
+                }
+
+                var result = work(new SyncProgress<TProgress>(p => report(Bar, p)));
                 foreach (var task in tasks.Values)
                 {
                     task.Value = task.MaxValue;
