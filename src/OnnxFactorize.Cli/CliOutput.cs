@@ -9,8 +9,11 @@ namespace OnnxFactorize.Cli;
 /// progress) when stdout is redirected, and almost nothing with --quiet.</summary>
 internal sealed class CliOutput
 {
+    private readonly TextWriter _stdout;
+
     public CliOutput(TextWriter stdout, bool plain, bool quiet, bool verbose)
     {
+        _stdout = stdout;
         Plain = plain;
         Quiet = quiet;
         Verbose = verbose;
@@ -45,12 +48,26 @@ internal sealed class CliOutput
     {
         if (!Quiet)
         {
-            Console.WriteLine(text);
+            WriteLine(text);
         }
     }
 
     /// <summary>The one line --quiet keeps.</summary>
-    public void Summary(string text) => Console.WriteLine(text);
+    public void Summary(string text) => WriteLine(text);
+
+    // Plain output is for logs and scripts: a message stays one line whatever its length (Spectre would wrap it at the
+    // profile width).
+    private void WriteLine(string text)
+    {
+        if (Plain)
+        {
+            _stdout.WriteLine(text);
+        }
+        else
+        {
+            Console.WriteLine(text);
+        }
+    }
 
     /// <summary>Renders a table or other widget (suppressed by --quiet).</summary>
     public void Write(Spectre.Console.Rendering.IRenderable renderable)
