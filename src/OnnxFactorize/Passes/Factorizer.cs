@@ -1,3 +1,4 @@
+using OnnxFactorize.Decomposition;
 using OnnxFactorize.Graph;
 using OnnxFactorize.Onnx;
 
@@ -20,16 +21,17 @@ public static class Factorizer
     /// <summary>The passes used when none are given: one per operator type.</summary>
     public static IReadOnlyList<IFactorizationPass> DefaultPasses { get; } = [new GemmSvdPass(), new MatMulSvdPass()];
 
-    /// <summary>Factorizes <paramref name="model"/> with <paramref name="options"/>; the input model is not modified.</summary>
+    /// <summary>Factorizes <paramref name="model"/> with <paramref name="options"/>; the input model is not modified.
+    /// <paramref name="svdCache"/> shares decompositions with other runs.</summary>
     public static FactorizationResult Run(OnnxModel model, FactorizeOptions options, IProgress<FactorizeProgress>? progress = null,
-        CancellationToken cancellationToken = default, IReadOnlyList<IFactorizationPass>? passes = null)
+        CancellationToken cancellationToken = default, IReadOnlyList<IFactorizationPass>? passes = null, SvdCache? svdCache = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         passes ??= DefaultPasses;
         var graph = ModelGraph.Import(model);
-        var context = new PassContext(graph, options, cancellationToken);
+        var context = new PassContext(graph, options, cancellationToken, svdCache);
         var candidates = Candidates(graph, options, passes);
         var decisions = new List<FactorizationDecision>();
         for (var i = 0; i < candidates.Count; i++)
