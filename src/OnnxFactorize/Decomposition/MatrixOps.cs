@@ -84,31 +84,39 @@ public static class MatrixOps
         var rsB = transB ? 1 : n;
         var csB = transB ? k : 1;
 
+        // All of op(B) is packed up front (block p0 starts at p0·nPanels·Nr), so one parallel loop runs each C tile over
+        // the whole k range: a single synchronization per product, and each C element summed in a fixed order.
         var nPanels = (n + Nr - 1) / Nr;
-        var packed = ArrayPool<float>.Shared.Rent(nPanels * Nr * Math.Min(Kc, k));
+        var packed = ArrayPool<float>.Shared.Rent(nPanels * Nr * k);
         try
         {
+            for (var p0 = 0; p0 < k; p0 += Kc)
+            {
+                PackB(b, rsB, csB, p0, Math.Min(Kc, k - p0), n, packed, p0 * nPanels * Nr);
+            }
+
             var rowBlocks = (m + Mc - 1) / Mc;
             var colBlocks = (n + Nc - 1) / Nc;
             var tiles = rowBlocks * colBlocks;
             var work = (long)m * n * k;
             var dop = maxDegreeOfParallelism <= 0 ? Environment.ProcessorCount : maxDegreeOfParallelism;
-            for (var p0 = 0; p0 < k; p0 += Kc)
+            void RunTile(int t)
             {
-                var kc = Math.Min(Kc, k - p0);
-                PackB(b, rsB, csB, p0, kc, n, packed);
-                if (dop > 1 && tiles > 1 && work >= ParallelThreshold)
+                for (var p0 = 0; p0 < k; p0 += Kc)
                 {
-                    var options = new ParallelOptions { MaxDegreeOfParallelism = dop };
-                    var pStart = p0;
-                    Parallel.For(0, tiles, options, t => Tile(a, rsA, csA, packed, c, m, n, pStart, kc, t / colBlocks, t % colBlocks));
+                    Tile(a, rsA, csA, packed, p0 * nPanels * Nr, c, m, n, p0, Math.Min(Kc, k - p0), t / colBlocks, t % colBlocks);
                 }
-                else
+            }
+
+            if (dop > 1 && tiles > 1 && work >= ParallelThreshold)
+            {
+                Parallel.For(0, tiles, new ParallelOptions { MaxDegreeOfParallelism = dop }, RunTile);
+            }
+            else
+            {
+                for (var t = 0; t < tiles; t++)
                 {
-                    for (var t = 0; t < tiles; t++)
-                    {
-                        Tile(a, rsA, csA, packed, c, m, n, p0, kc, t / colBlocks, t % colBlocks);
-                    }
+                    RunTile(t);
                 }
             }
         }
@@ -119,14 +127,14 @@ public static class MatrixOps
     }
 
     // Packs op(B)[p0..p0+kc, :] as panels of Nr columns, each kc×Nr contiguous, zero-padded past n.
-    private static void PackB(float[] b, int rsB, int csB, int p0, int kc, int n, float[] packed)
+    private static void PackB(float[] b, int rsB, int csB, int p0, int kc, int n, float[] packed, int blockBase)
     {
         var nPanels = (n + Nr - 1) / Nr;
         for (var jp = 0; jp < nPanels; jp++)
         {
             var j0 = jp * Nr;
             var width = Math.Min(Nr, n - j0);
-            var dst = jp * kc * Nr;
+            var dst = blockBase + jp * kc * Nr;
             for (var p = 0; p < kc; p++)
             {
                 var row = dst + p * Nr;
@@ -151,30 +159,57 @@ public static class MatrixOps
         }
     }
 
-    private static void Tile(float[] a, int rsA, int csA, float[] packed, float[] c, int m, int n, int p0, int kc, int rowBlock, int colBlock)
+    private static void Tile(float[] a, int rsA, int csA, float[] packed, int blockBase, float[] c, int m, int n, int p0, int kc, int rowBlock, int colBlock)
     {
         var i0 = rowBlock * Mc;
         var i1 = Math.Min(m, i0 + Mc);
         var j0 = colBlock * Nc;
         var j1 = Math.Min(n, j0 + Nc);
         Span<float> edge = stackalloc float[Mr * Nr];
+
+        // Pack this tile's rows of op(A) as Mr-row slivers, kc×Mr contiguous: every micro-kernel step then reads one
+        // cache line, whatever A's layout (a transposed A would otherwise touch a new page per step).
+        var slivers = (i1 - i0 + Mr - 1) / Mr;
+        var packedA = ArrayPool<float>.Shared.Rent(slivers * kc * Mr);
+        Span<int> src = stackalloc int[Mr];
+        for (var s = 0; s < slivers; s++)
+        {
+            var dst = s * kc * Mr;
+
+            // Rows past the end repeat the last valid row; their results are discarded.
+            for (var r = 0; r < Mr; r++)
+            {
+                src[r] = Math.Min(i0 + s * Mr + r, i1 - 1) * rsA + p0 * csA;
+            }
+
+            for (var p = 0; p < kc; p++)
+            {
+                var offset = p * csA;
+                var at = dst + p * Mr;
+                for (var r = 0; r < Mr; r++)
+                {
+                    packedA[at + r] = a[src[r] + offset];
+                }
+            }
+        }
+
         for (var j = j0; j < j1; j += Nr)
         {
-            var panel = j / Nr * kc * Nr;
+            var panel = blockBase + j / Nr * kc * Nr;
             var width = Math.Min(Nr, n - j);
             for (var i = i0; i < i1; i += Mr)
             {
                 var height = Math.Min(Mr, i1 - i);
-                var aStart = i * rsA + p0 * csA;
+                var aStart = (i - i0) / Mr * kc * Mr;
                 if (height == Mr && width == Nr)
                 {
-                    MicroKernel(a, aStart, rsA, csA, packed, panel, kc, c, i * n + j, n);
+                    MicroKernel(packedA, aStart, 1, Mr, packed, panel, kc, c, i * n + j, n);
                 }
                 else
                 {
                     // Edge tile: rows past the end repeat the last valid row (results discarded), columns are zero-padded.
                     edge.Clear();
-                    MicroKernelEdge(a, aStart, rsA, csA, height, packed, panel, kc, edge);
+                    MicroKernelEdge(packedA, aStart, 1, Mr, height, packed, panel, kc, edge);
                     for (var r = 0; r < height; r++)
                     {
                         var cRow = (i + r) * n + j;
@@ -186,6 +221,8 @@ public static class MatrixOps
                 }
             }
         }
+
+        ArrayPool<float>.Shared.Return(packedA);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]

@@ -14,18 +14,50 @@ internal static class Orthonormalizer
     private const double ConvergedDeviation = 1e-3;
 
     /// <summary>Returns an m×l matrix with orthonormal columns spanning (as far as numerically possible) the columns of y.
-    /// maxPasses = 1 gives a cheap well-conditioned basis (for power iterations); more passes give orthonormality.</summary>
-    public static float[] Orthonormalize(float[] y, int m, int l, Random rng, int maxPasses, int dop)
+    /// maxPasses = 1 gives a cheap well-conditioned basis (for power iterations); more passes give orthonormality.
+    /// When r (l×l) is given it receives the upper-triangular factor with y ≈ Q·r. When companion (rows×l) is given, the
+    /// same column transform is applied to it (so if companion = Mᵀy then afterwards companion = MᵀQ, without a product
+    /// with M); that stays exact unless a dependent column was replaced, in which case the method returns false in
+    /// companionExact.</summary>
+    public static float[] Orthonormalize(float[] y, int m, int l, Random rng, int maxPasses, int dop, double[]? r = null) =>
+        Orthonormalize(y, m, l, rng, maxPasses, dop, r, null, 0, out _);
+
+    /// <summary>As the other overload, also transforming a companion matrix (see above).</summary>
+    public static float[] Orthonormalize(float[] y, int m, int l, Random rng, int maxPasses, int dop, double[]? r, float[]? companion, int companionRows, out bool companionExact)
     {
+        companionExact = true;
+        var companionNext = companion is null ? null : new float[companionRows * l];
+        if (r is not null)
+        {
+            Array.Clear(r, 0, l * l);
+            for (var i = 0; i < l; i++)
+            {
+                r[i * l + i] = 1.0;
+            }
+        }
+
+        var passFactor = new double[l * l];
         var q = y;
         var gram = new float[l * l];
         var transform = new float[l * l];
         for (var pass = 0; pass < maxPasses; pass++)
         {
             MatrixOps.GemmCore(q, l, m, q, l, gram, transA: true, transB: false, dop);
-            var (deviation, dependent) = Factor(gram, l, transform);
+            var (deviation, dependent) = Factor(gram, l, transform, passFactor);
+            if (r is not null)
+            {
+                Accumulate(passFactor, r, l);
+            }
+
             var next = new float[m * l];
             MatrixOps.GemmCore(q, m, l, transform, l, next, transA: false, transB: false, dop);
+            if (companion is not null && companionNext is not null)
+            {
+                MatrixOps.GemmCore(companion, companionRows, l, transform, l, companionNext, transA: false, transB: false, dop);
+                Array.Copy(companionNext, companion, companionRows * l);
+                companionExact &= dependent.Count == 0;
+            }
+
             foreach (var j in dependent)
             {
                 var scale = 1.0 / Math.Sqrt(m);
@@ -45,10 +77,36 @@ internal static class Orthonormalizer
         return q;
     }
 
-    // Cholesky of the column-scaled Gram D⁻¹GD⁻¹ = RᵀR with deflation; writes D⁻¹R⁻¹ to transform so that Q = Y·transform.
-    // Returns the largest off-diagonal |entry| of the scaled Gram and the dependent columns.
-    private static (double Deviation, List<int> Dependent) Factor(float[] gram, int l, float[] transform)
+    // r ← pass·r for upper-triangular l×l matrices.
+    private static void Accumulate(double[] pass, double[] r, int l)
     {
+        var product = new double[l * l];
+        for (var i = 0; i < l; i++)
+        {
+            for (var p = i; p < l; p++)
+            {
+                var x = pass[i * l + p];
+                if (x == 0)
+                {
+                    continue;
+                }
+
+                for (var j = p; j < l; j++)
+                {
+                    product[i * l + j] += x * r[p * l + j];
+                }
+            }
+        }
+
+        Array.Copy(product, r, l * l);
+    }
+
+    // Cholesky of the column-scaled Gram D⁻¹GD⁻¹ = RᵀR with deflation; writes D⁻¹R⁻¹ to transform so that Q = Y·transform,
+    // and R·D to factor so that Y ≈ Q·factor (a dependent column keeps its projections and gets a zero diagonal).
+    // Returns the largest off-diagonal |entry| of the scaled Gram and the dependent columns.
+    private static (double Deviation, List<int> Dependent) Factor(float[] gram, int l, float[] transform, double[] factor)
+    {
+        Array.Clear(factor, 0, l * l);
         var norms = new double[l];
         for (var j = 0; j < l; j++)
         {
@@ -56,7 +114,7 @@ internal static class Orthonormalizer
         }
 
         var deviation = 0.0;
-        var r = new double[l * l];
+        var rt = new double[l * l];
         var dependent = new List<int>();
         var isDependent = new bool[l];
         for (var j = 0; j < l; j++)
@@ -65,11 +123,13 @@ internal static class Orthonormalizer
             {
                 isDependent[j] = true;
                 dependent.Add(j);
-                r[j * l + j] = 1.0;
+                rt[j * l + j] = 1.0;
                 continue;
             }
 
+            // rt holds Rᵀ (row j = column j of R) so the inner products run over contiguous memory.
             var sum = 0.0;
+            var rowJ = rt.AsSpan(j * l, l);
             for (var i = 0; i < j; i++)
             {
                 if (isDependent[i])
@@ -77,16 +137,10 @@ internal static class Orthonormalizer
                     continue;
                 }
 
-                var gij = norms[i] == 0 ? 0.0 : gram[i * l + j] / (norms[i] * norms[j]);
+                var gij = gram[i * l + j] / (norms[i] * norms[j]);
                 deviation = Math.Max(deviation, Math.Abs(gij));
-                var acc = gij;
-                for (var p = 0; p < i; p++)
-                {
-                    acc -= r[p * l + i] * r[p * l + j];
-                }
-
-                var rij = acc / r[i * l + i];
-                r[i * l + j] = rij;
+                var rij = (gij - MatrixOps.Dot(rt.AsSpan(i * l, i), rowJ[..i])) / rt[i * l + i];
+                rowJ[i] = rij;
                 sum += rij * rij;
             }
 
@@ -98,31 +152,38 @@ internal static class Orthonormalizer
                 dependent.Add(j);
                 for (var i = 0; i < j; i++)
                 {
-                    r[i * l + j] = 0.0;
+                    factor[i * l + j] = rowJ[i] * norms[j];
+                    rowJ[i] = 0.0;
                 }
 
-                r[j * l + j] = 1.0;
+                rowJ[j] = 1.0;
             }
             else
             {
-                r[j * l + j] = Math.Sqrt(dj);
+                rowJ[j] = Math.Sqrt(dj);
+                for (var i = 0; i <= j; i++)
+                {
+                    factor[i * l + j] = rowJ[i] * norms[j];
+                }
             }
         }
 
-        // transform = D⁻¹ R⁻¹; R is upper triangular, so R⁻¹ is too (back substitution column by column).
-        var inv = new double[l * l];
+        // transform = D⁻¹ R⁻¹; R⁻¹ is upper triangular, built column by column (row j of invT = column j of R⁻¹).
+        var invT = new double[l * l];
         for (var j = 0; j < l; j++)
         {
-            inv[j * l + j] = 1.0 / r[j * l + j];
+            var col = invT.AsSpan(j * l, l);
+            col[j] = 1.0 / rt[j * l + j];
             for (var i = j - 1; i >= 0; i--)
             {
+                // Σ_{p=i+1..j} R[i,p]·R⁻¹[p,j]; R[i,p] = rt[p, i] is strided, so gather it once per i.
                 var acc = 0.0;
                 for (var p = i + 1; p <= j; p++)
                 {
-                    acc += r[i * l + p] * inv[p * l + j];
+                    acc += rt[p * l + i] * col[p];
                 }
 
-                inv[i * l + j] = -acc / r[i * l + i];
+                col[i] = -acc / rt[i * l + i];
             }
         }
 
@@ -131,11 +192,29 @@ internal static class Orthonormalizer
             var scale = norms[i] == 0 ? 1.0 : 1.0 / norms[i];
             for (var j = 0; j < l; j++)
             {
-                transform[i * l + j] = (float)(inv[i * l + j] * scale);
+                transform[i * l + j] = (float)(invT[j * l + i] * scale);
             }
         }
 
         return (deviation, dependent);
+    }
+
+    /// <summary>Fills values with standard normal samples, using both outputs of each Box–Muller pair.</summary>
+    public static void FillGaussian(Span<float> values, Random rng)
+    {
+        var i = 0;
+        for (; i + 1 < values.Length; i += 2)
+        {
+            var radius = Math.Sqrt(-2.0 * Math.Log(1.0 - rng.NextDouble()));
+            var (sin, cos) = Math.SinCos(2.0 * Math.PI * rng.NextDouble());
+            values[i] = (float)(radius * cos);
+            values[i + 1] = (float)(radius * sin);
+        }
+
+        if (i < values.Length)
+        {
+            values[i] = (float)Gaussian(rng);
+        }
     }
 
     /// <summary>Standard normal sample (Box–Muller), deterministic for a seeded Random.</summary>

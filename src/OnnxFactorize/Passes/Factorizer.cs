@@ -19,7 +19,7 @@ public sealed record FactorizationResult(OnnxModel Model, IReadOnlyList<Factoriz
 public static class Factorizer
 {
     /// <summary>The passes used when none are given: one per operator type.</summary>
-    public static IReadOnlyList<IFactorizationPass> DefaultPasses { get; } = [new GemmSvdPass(), new MatMulSvdPass()];
+    public static IReadOnlyList<IFactorizationPass> DefaultPasses { get; } = [new GemmSvdPass(), new MatMulSvdPass(), new ConvFactorizationPass()];
 
     /// <summary>Factorizes <paramref name="model"/> with <paramref name="options"/>; the input model is not modified.
     /// <paramref name="svdCache"/> shares decompositions with other runs.</summary>

@@ -1,0 +1,74 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using OnnxFactorize.Analysis;
+using OnnxFactorize.Onnx;
+using Spectre.Console;
+
+namespace OnnxFactorize.Cli;
+
+/// <summary><c>analyze &lt;model&gt;</c>: what factorization would do per node, without writing a model.</summary>
+internal static class AnalyzeCommand
+{
+    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
+    public static int Run(ParseResult parsed, CliOptions o, CliOutput output, CancellationToken cancellationToken)
+    {
+        var modelPath = parsed.GetRequiredValue<string>("model");
+        var options = o.ToFactorizeOptions(parsed);
+        var jsonPath = parsed.GetValue(o.Json);
+        if (jsonPath is not null)
+        {
+            Paths.RefuseSameFile(modelPath, jsonPath);
+        }
+
+        var model = OnnxModel.Load(modelPath);
+        var analysis = output.WithNodeProgress("Analyzing", progress => ModelAnalyzer.Analyze(model, options, progress, cancellationToken));
+        cancellationToken.ThrowIfCancellationRequested();
+        output.Write(Table(analysis));
+        foreach (var op in analysis.OpsWithoutPass)
+        {
+            output.Line($"note: {op} nodes are not analyzed: this build has no {op} factorization pass (Gemm/MatMul SVD only).");
+        }
+
+        if (jsonPath is not null)
+        {
+            Paths.EnsureFolder(jsonPath);
+            File.WriteAllText(jsonPath, JsonSerializer.Serialize(analysis, JsonOptions));
+            output.Line($"JSON analysis: {jsonPath}");
+        }
+
+        var suggested = analysis.Nodes.Count(n => n.WouldFactorize);
+        var total = analysis.Nodes.Sum(n => n.Params);
+        output.Summary(string.Create(CultureInfo.InvariantCulture,
+            $"{modelPath}: {analysis.Nodes.Count} candidate node(s), {suggested} worth factorizing at {analysis.Policy}, saving {CliOutput.Count(analysis.ParamsSaved)} of {CliOutput.Count(total)} weight parameters"));
+        return ExitCodes.Success;
+    }
+
+    private static Table Table(ModelAnalysis analysis)
+    {
+        var levels = ModelAnalyzer.EnergyLevels.Select(l => "r" + (l * 100).ToString("0.#", CultureInfo.InvariantCulture) + "%");
+        var table = new Table().Title($"Analysis ({Markup.Escape(analysis.Policy)})")
+            .AddColumns(["Node", "Op", "Weight", "Params", "FLOPs", .. levels, "Suggested", "Break-even", "Savings per method"]);
+        foreach (var n in analysis.Nodes)
+        {
+            var ranks = ModelAnalyzer.EnergyLevels.Select(l => n.EnergyRanks.FirstOrDefault(e => e.Energy == l)?.Rank.ToString(CultureInfo.InvariantCulture) ?? "–");
+            var savings = n.Methods.Count == 0
+                ? "none: " + Markup.Escape(n.Reason)
+                : string.Join(", ", n.Methods.Select(m => $"{Markup.Escape(m.Method)} {CliOutput.Percent(n.Params, m.ParamsAfter)} params"));
+            table.AddRow([
+                Markup.Escape(n.NodeName),
+                n.OpType,
+                CliOutput.Shape(n.WeightShape),
+                CliOutput.Count(n.Params),
+                n.Flops > 0 ? CliOutput.Count(n.Flops) : "?",
+                .. ranks,
+                n.WouldFactorize ? n.SuggestedRank.ToString(CultureInfo.InvariantCulture) : "–",
+                n.BreakEvenRank > 0 ? n.BreakEvenRank.ToString(CultureInfo.InvariantCulture) : "–",
+                savings,
+            ]);
+        }
+
+        return table;
+    }
+}

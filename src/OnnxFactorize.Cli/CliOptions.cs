@@ -1,0 +1,169 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using OnnxFactorize.Decomposition;
+using OnnxFactorize.Passes;
+using OnnxFactorize.Validation;
+
+namespace OnnxFactorize.Cli;
+
+/// <summary>Every option of the tool, and the mapping from parsed values to the engine's option records (validated once here,
+/// at the edge, so a bad value fails before any work is done).</summary>
+internal sealed class CliOptions
+{
+    public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "Print only errors and one summary line (for CI logs).", Recursive = true };
+
+    public Option<bool> Verbose { get; } = new("--verbose", "-v") { Description = "Print skip reasons and, on errors, the stack trace.", Recursive = true };
+
+    public Option<string> Output { get; } = new("--output", "-o") { Description = "Path of the optimized model (its folder is created; must differ from the input).", Required = true, HelpName = "out.onnx" };
+
+    public Option<string> Method { get; } = new("--method") { Description = "Comma list of methods: auto, svd, tucker2, spatial-svd, depthwise.", DefaultValueFactory = _ => "auto", HelpName = "list" };
+
+    public Option<double?> Energy { get; } = new("--energy") { Description = "Rank policy: keep this fraction of each weight's energy, in (0, 1]. Default 0.99.", HelpName = "fraction" };
+
+    public Option<int?> Rank { get; } = new("--rank") { Description = "Rank policy: the same rank for every node (>= 1).", HelpName = "n" };
+
+    public Option<double?> RankRatio { get; } = new("--rank-ratio") { Description = "Rank policy: ceil(ratio * min(m, n)), ratio in (0, 1].", HelpName = "ratio" };
+
+    public Option<double?> Compression { get; } = new("--compression") { Description = "Rank policy: factors hold at most this fraction of the weight's parameters, in (0, 1).", HelpName = "fraction" };
+
+    public Option<int> RankMultiple { get; } = new("--rank-multiple") { Description = "Round ranks up to a multiple of n (never past break-even).", DefaultValueFactory = _ => 1, HelpName = "n" };
+
+    public Option<string?> Op { get; } = new("--op") { Description = "Comma list of operator types to consider: Gemm, MatMul, Conv (default all).", HelpName = "list" };
+
+    public Option<string?> Only { get; } = new("--only") { Description = "Only nodes whose name matches this regular expression.", HelpName = "regex" };
+
+    public Option<string?> Exclude { get; } = new("--exclude") { Description = "Leave nodes whose name matches this regular expression.", HelpName = "regex" };
+
+    public Option<bool> AllowOverridableWeights { get; } = new("--allow-overridable-weights") { Description = "Also factorize initializers that are listed as graph inputs." };
+
+    public Option<bool> ExternalData { get; } = new("--external-data") { Description = "Store large tensors in a .data file next to the output model." };
+
+    public Option<bool> Validate { get; } = new("--validate") { Description = "After optimizing, compare both models in ONNX Runtime and check thresholds." };
+
+    public Option<string?> Inputs { get; } = new("--inputs") { Description = "A .pb/.npy file or folder of validation inputs (default: seeded random inputs).", HelpName = "file|dir" };
+
+    public Option<string?> Labels { get; } = new("--labels") { Description = "int64 labels (.npy/.pb) for classification accuracy.", HelpName = "file" };
+
+    public Option<string[]> Dim { get; } = new("--dim") { Description = "Bind a symbolic dim, e.g. --dim batch=1 (repeatable).", HelpName = "name=value", Arity = ArgumentArity.ZeroOrMore };
+
+    public Option<int?> Runs { get; } = new("--runs") { Description = "Timed latency runs per model (default 20).", HelpName = "n" };
+
+    public Option<int?> Threads { get; } = new("--threads") { Description = "ONNX Runtime intra-op threads (default: runtime's choice).", HelpName = "n" };
+
+    public Option<double?> MaxRelError { get; } = new("--max-rel-error") { Description = "Fail when any output's relative L2 error exceeds this.", HelpName = "x" };
+
+    public Option<double?> MaxAbsError { get; } = new("--max-abs-error") { Description = "Fail when any output's max absolute error exceeds this.", HelpName = "x" };
+
+    public Option<double?> MinCosine { get; } = new("--min-cosine") { Description = "Fail when any output's cosine similarity is below this.", HelpName = "x" };
+
+    public Option<double?> MinTop1Agreement { get; } = new("--min-top1-agreement") { Description = "Fail when top-1 agreement (0..1) is below this.", HelpName = "x" };
+
+    public Option<double?> MaxAccuracyDrop { get; } = new("--max-accuracy-drop") { Description = "Fail when accuracy drops by more percentage points (needs --labels).", HelpName = "points" };
+
+    public Option<double?> MinSpeedup { get; } = new("--min-speedup") { Description = "Fail when optimized latency speedup is below this (1.0 = no slower).", HelpName = "x" };
+
+    public Option<string?> Report { get; } = new("--report") { Description = "Write the validation report as JSON.", HelpName = "file.json" };
+
+    public Option<string?> Html { get; } = new("--html") { Description = "Write the validation report as HTML.", HelpName = "file.html" };
+
+    public Option<int> Seed { get; } = new("--seed") { Description = "Seed of the randomized SVD and the generated inputs.", DefaultValueFactory = _ => 0, HelpName = "n" };
+
+    public Option<string?> Json { get; } = new("--json") { Description = "Write the analysis as JSON.", HelpName = "file" };
+
+    /// <summary>The options that pick a rank policy; at most one may be given.</summary>
+    private IEnumerable<Option> PolicyOptions => [Energy, Rank, RankRatio, Compression];
+
+    public IEnumerable<Option> FactorizeSet => [.. PolicyOptions, Method, RankMultiple, Op, Only, Exclude, AllowOverridableWeights, Seed];
+
+    public IEnumerable<Option> ValidationSet => [Inputs, Labels, Dim, Runs, Threads, MaxRelError, MaxAbsError, MinCosine, MinTop1Agreement, MaxAccuracyDrop, MinSpeedup, Report, Html];
+
+    /// <summary>Builds and validates the factorization options; throws <see cref="OnnxFactorizeException"/> naming the bad value.</summary>
+    public FactorizeOptions ToFactorizeOptions(ParseResult result)
+    {
+        var given = PolicyOptions.Where(o => result.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+        if (given.Count > 1)
+        {
+            throw new OnnxFactorizeException($"{string.Join(" and ", given)} conflict: give at most one rank policy (--energy, --rank, --rank-ratio or --compression).");
+        }
+
+        var policy = result.GetValue(Rank) is { } rank ? RankPolicy.Fixed(rank)
+            : result.GetValue(RankRatio) is { } ratio ? RankPolicy.Ratio(ratio)
+            : result.GetValue(Compression) is { } compression ? RankPolicy.Compression(compression)
+            : RankPolicy.Energy(result.GetValue(Energy) ?? 0.99);
+        var options = new FactorizeOptions
+        {
+            RankPolicy = policy,
+            RankMultiple = result.GetValue(RankMultiple),
+            Methods = SplitList(result.GetValue(Method) ?? "auto"),
+            Ops = result.GetValue(Op) is { } ops ? SplitList(ops) : FactorizeOptions.AllOps,
+            Only = ToRegex(result.GetValue(Only), "--only"),
+            Exclude = ToRegex(result.GetValue(Exclude), "--exclude"),
+            AllowOverridableWeights = result.GetValue(AllowOverridableWeights),
+            Svd = new SvdOptions { Seed = result.GetValue(Seed) },
+        };
+        return options.Validate();
+    }
+
+    /// <summary>Builds and validates the validation options (inputs, dims, latency, thresholds).</summary>
+    public ValidationOptions ToValidationOptions(ParseResult result)
+    {
+        var latency = new LatencyOptions();
+        if (result.GetValue(Runs) is { } runs)
+        {
+            latency = latency with { Runs = runs };
+        }
+
+        if (result.GetValue(Threads) is { } threads)
+        {
+            latency = latency with { IntraOpThreads = threads };
+        }
+
+        var options = new ValidationOptions
+        {
+            Inputs = new InputOptions
+            {
+                Path = result.GetValue(Inputs),
+                LabelsPath = result.GetValue(Labels),
+                Dims = InputOptions.ParseDims(result.GetValue(Dim) ?? []),
+                Seed = result.GetValue(Seed),
+            },
+            Latency = latency,
+            Thresholds = new ValidationThresholds
+            {
+                MaxRelL2Error = result.GetValue(MaxRelError),
+                MaxAbsError = result.GetValue(MaxAbsError),
+                MinCosine = result.GetValue(MinCosine),
+                MinTop1Agreement = result.GetValue(MinTop1Agreement),
+                MaxAccuracyDrop = result.GetValue(MaxAccuracyDrop),
+                MinSpeedup = result.GetValue(MinSpeedup),
+            },
+        };
+        options.Validate();
+        return options;
+    }
+
+    /// <summary>Whether any validation-only option was given (they need --validate on optimize).</summary>
+    public string? FirstValidationOptionGiven(ParseResult result) =>
+        ValidationSet.FirstOrDefault(o => result.GetResult(o) is { Implicit: false })?.Name;
+
+    private static string[] SplitList(string value) =>
+        value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private static Regex? ToRegex(string? pattern, string option)
+    {
+        if (pattern is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return new Regex(pattern, RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+        }
+        catch (ArgumentException e)
+        {
+            throw new OnnxFactorizeException(string.Create(CultureInfo.InvariantCulture, $"{option} '{pattern}' is not a valid regular expression ({e.Message.Split('\n')[0].Trim()})."));
+        }
+    }
+}

@@ -1,0 +1,139 @@
+using System.Globalization;
+using OnnxFactorize.Passes;
+using OnnxFactorize.Validation;
+using Spectre.Console;
+
+namespace OnnxFactorize.Cli;
+
+/// <summary>Where the tool writes: a Spectre console with live progress on a terminal, plain text (no ANSI, no live
+/// progress) when stdout is redirected, and almost nothing with --quiet.</summary>
+internal sealed class CliOutput
+{
+    public CliOutput(TextWriter stdout, bool plain, bool quiet, bool verbose)
+    {
+        Plain = plain;
+        Quiet = quiet;
+        Verbose = verbose;
+        Console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = plain ? AnsiSupport.No : AnsiSupport.Detect,
+            ColorSystem = plain ? ColorSystemSupport.NoColors : ColorSystemSupport.Detect,
+            Interactive = plain ? InteractionSupport.No : InteractionSupport.Detect,
+            Out = new AnsiConsoleOutput(stdout),
+        });
+        if (plain)
+        {
+            // Redirected output has no width; keep tables readable in CI logs instead of wrapping at 80 columns.
+            Console.Profile.Width = 160;
+        }
+    }
+
+    /// <summary>The console tables and reports are rendered to.</summary>
+    public IAnsiConsole Console { get; }
+
+    public bool Plain { get; }
+
+    public bool Quiet { get; }
+
+    public bool Verbose { get; }
+
+    /// <summary>Whether live progress bars are shown.</summary>
+    public bool Live => !Plain && !Quiet && Console.Profile.Capabilities.Interactive;
+
+    /// <summary>A line of normal output (suppressed by --quiet).</summary>
+    public void Line(string text)
+    {
+        if (!Quiet)
+        {
+            Console.WriteLine(text);
+        }
+    }
+
+    /// <summary>The one line --quiet keeps.</summary>
+    public void Summary(string text) => Console.WriteLine(text);
+
+    /// <summary>Renders a table or other widget (suppressed by --quiet).</summary>
+    public void Write(Spectre.Console.Rendering.IRenderable renderable)
+    {
+        if (!Quiet)
+        {
+            Console.Write(renderable);
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> with a progress bar over the engine's per-node progress (a bar on a terminal,
+    /// one start line otherwise).</summary>
+    public T WithNodeProgress<T>(string title, Func<IProgress<FactorizeProgress>?, T> work)
+    {
+        if (!Live)
+        {
+            Line($"{title}…");
+            return work(null);
+        }
+
+        return Console.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                var task = context.AddTask(title, maxValue: 1);
+                var result = work(new SyncProgress<FactorizeProgress>(p =>
+                {
+                    task.MaxValue = Math.Max(p.Total, 1);
+                    task.Value = p.Done;
+                    task.Description = p.NodeName.Length > 0 ? $"{title} {Markup.Escape(p.NodeName)} ({p.Done + 1}/{p.Total})" : $"{title} ({p.Total} nodes)";
+                }));
+                task.Value = task.MaxValue;
+                return result;
+            });
+    }
+
+    /// <summary>Runs a validation with one bar per phase (accuracy samples, latency runs) on a terminal, one start line
+    /// otherwise.</summary>
+    public T WithValidationProgress<T>(string title, Func<IProgress<ValidationProgress>?, T> work)
+    {
+        if (!Live)
+        {
+            Line($"{title}…");
+            return work(null);
+        }
+
+        return Console.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                var tasks = new Dictionary<string, ProgressTask>(StringComparer.Ordinal);
+                var result = work(new SyncProgress<ValidationProgress>(p =>
+                {
+                    if (!tasks.TryGetValue(p.Phase, out var task))
+                    {
+                        task = context.AddTask(p.Phase == "latency" ? "Timing both models (interleaved)" : Markup.Escape(title), maxValue: Math.Max(p.Total, 1));
+                        tasks[p.Phase] = task;
+                    }
+
+                    task.MaxValue = Math.Max(p.Total, 1);
+                    task.Value = p.Done;
+                }));
+                foreach (var task in tasks.Values)
+                {
+                    task.Value = task.MaxValue;
+                }
+
+                return result;
+            });
+    }
+
+    public static string Count(long value) => value switch
+    {
+        >= 10_000_000_000 => (value / 1e9).ToString("0.#", CultureInfo.InvariantCulture) + "G",
+        >= 10_000_000 => (value / 1e6).ToString("0.#", CultureInfo.InvariantCulture) + "M",
+        >= 10_000 => (value / 1e3).ToString("0.#", CultureInfo.InvariantCulture) + "K",
+        _ => value.ToString(CultureInfo.InvariantCulture),
+    };
+
+    public static string Percent(long before, long after) =>
+        before > 0 ? ((after - before) * 100.0 / before).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture) + " %" : "–";
+
+    public static string Shape(IReadOnlyList<long> shape) => shape.Count == 0 ? "–" : string.Join("×", shape);
+}

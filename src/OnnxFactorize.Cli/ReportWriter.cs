@@ -1,0 +1,40 @@
+using OnnxFactorize.Reports;
+using OnnxFactorize.Validation;
+
+namespace OnnxFactorize.Cli;
+
+/// <summary>Shows a validation result, writes the requested report files and maps pass/fail to the exit code.</summary>
+internal static class ReportWriter
+{
+    public static int Finish(ValidationResult result, string? jsonPath, string? htmlPath, CliOutput output)
+    {
+        if (!output.Quiet)
+        {
+            ConsoleReport.Render(result, output.Console);
+        }
+
+        if (jsonPath is not null)
+        {
+            Paths.EnsureFolder(jsonPath);
+            JsonReport.WriteFile(result, jsonPath);
+            output.Line($"JSON report: {jsonPath}");
+        }
+
+        if (htmlPath is not null)
+        {
+            Paths.EnsureFolder(htmlPath);
+            HtmlReport.WriteFile(result, htmlPath);
+            output.Line($"HTML report: {htmlPath}");
+        }
+
+        var verdict = result.Passed
+            ? $"validation passed ({result.SampleCount} sample(s), {result.Outputs.Count} output(s))"
+            : $"validation FAILED: {string.Join("; ", result.Failures.Select(f => f.Message))}";
+        if (output.Quiet)
+        {
+            output.Summary(verdict);
+        }
+
+        return result.Passed ? ExitCodes.Success : ExitCodes.ThresholdFailed;
+    }
+}

@@ -1,0 +1,146 @@
+using OnnxFactorize.Decomposition;
+using OnnxFactorize.Graph;
+using OnnxFactorize.Onnx;
+using OnnxFactorize.Passes;
+
+namespace OnnxFactorize.Analysis;
+
+/// <summary>The smallest rank that keeps a given fraction of a weight's energy (Σ σ_i² over ‖W‖_F²).</summary>
+public sealed record EnergyRank(double Energy, int Rank);
+
+/// <summary>What one method would do to a node under the chosen policy: rank, parameters and FLOPs after, weight error.</summary>
+public sealed record MethodEstimate(string Method, int Rank, long ParamsAfter, long FlopsAfter, double WeightRelError);
+
+/// <summary>Analysis of one candidate node: its weight, cost, spectrum summary and what each method would save.</summary>
+public sealed record NodeAnalysis
+{
+    /// <summary>Node name (or generated label).</summary>
+    public required string NodeName { get; init; }
+
+    /// <summary>Operator type.</summary>
+    public required string OpType { get; init; }
+
+    /// <summary>Subgraph path ("" for the main graph).</summary>
+    public string GraphPath { get; init; } = "";
+
+    /// <summary>Weight shape as stored; empty when the node has no usable constant weight.</summary>
+    public IReadOnlyList<long> WeightShape { get; init; } = [];
+
+    /// <summary>Weight parameters.</summary>
+    public long Params { get; init; }
+
+    /// <summary>FLOPs from static shapes (2 per multiply-add); 0 when unknown.</summary>
+    public long Flops { get; init; }
+
+    /// <summary>Ranks capturing each level of <see cref="ModelAnalyzer.EnergyLevels"/>; empty when no spectrum was computed.</summary>
+    public IReadOnlyList<EnergyRank> EnergyRanks { get; init; } = [];
+
+    /// <summary>Rank the policy chooses, or 0 when the node would be skipped.</summary>
+    public int SuggestedRank { get; init; }
+
+    /// <summary>Largest rank that still saves parameters; 0 when unknown.</summary>
+    public int BreakEvenRank { get; init; }
+
+    /// <summary>Whether the policy would factorize the node.</summary>
+    public bool WouldFactorize { get; init; }
+
+    /// <summary>Why the node would be skipped, or how the rank was chosen.</summary>
+    public string Reason { get; init; } = "";
+
+    /// <summary>Estimated effect per method that applies to the node.</summary>
+    public IReadOnlyList<MethodEstimate> Methods { get; init; } = [];
+}
+
+/// <summary>Analysis of a whole model under one set of options.</summary>
+public sealed record ModelAnalysis
+{
+    /// <summary>Model name or path.</summary>
+    public required string Model { get; init; }
+
+    /// <summary>The rank policy the suggestions use, e.g. "energy 0.99".</summary>
+    public required string Policy { get; init; }
+
+    /// <summary>Per candidate node, in graph order.</summary>
+    public required IReadOnlyList<NodeAnalysis> Nodes { get; init; }
+
+    /// <summary>Operator types present in the model that were asked for but have no factorization pass in this build.</summary>
+    public IReadOnlyList<string> OpsWithoutPass { get; init; } = [];
+
+    /// <summary>Weight parameters saved if every suggested node were factorized.</summary>
+    public long ParamsSaved => Nodes.Where(n => n.WouldFactorize).Sum(n => n.Params - n.Methods.Select(m => m.ParamsAfter).DefaultIfEmpty(n.Params).Min());
+}
+
+/// <summary>Reports, without writing a model, what factorization would do per node: the weight spectrum's energy ranks,
+/// the rank the policy suggests, the break-even rank and the estimated savings of each available method.</summary>
+public static class ModelAnalyzer
+{
+    /// <summary>Energy fractions reported per node.</summary>
+    public static IReadOnlyList<double> EnergyLevels { get; } = [0.90, 0.95, 0.99, 0.999];
+
+    /// <summary>Analyzes <paramref name="model"/>; the model is not modified.</summary>
+    public static ModelAnalysis Analyze(OnnxModel model, FactorizeOptions options, IProgress<FactorizeProgress>? progress = null,
+        CancellationToken cancellationToken = default, IReadOnlyList<IFactorizationPass>? passes = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        passes ??= Factorizer.DefaultPasses;
+
+        // The passes rewrite this scratch graph as they decide; it is thrown away, so the caller's model stays untouched.
+        var graph = ModelGraph.Import(model);
+        var context = new PassContext(graph, options, cancellationToken);
+        var candidates = Factorizer.Candidates(graph, options, passes)
+            .Where(c => options.IncludesName(c.Node.Name.Length > 0 ? c.Node.Name : PassContext.Label(c.Node)))
+            .ToList();
+        var withoutPass = graph.AllGraphs()
+            .SelectMany(g => g.Nodes)
+            .Where(n => n.IsDefaultDomain && options.IncludesOp(n.OpType) && !passes.Any(p => p.OpType == n.OpType))
+            .Select(n => n.OpType)
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
+        var nodes = new List<NodeAnalysis>();
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var (node, pass) = candidates[i];
+            progress?.Report(new FactorizeProgress(i, candidates.Count, PassContext.Label(node)));
+            var energyRanks = EnergyRanksOf(node, context, cancellationToken);
+            var decision = pass.Apply(node, context);
+            var factorized = decision.Status == DecisionStatus.Factorized;
+            nodes.Add(new NodeAnalysis
+            {
+                NodeName = decision.NodeName,
+                OpType = decision.OpType,
+                GraphPath = decision.GraphPath,
+                WeightShape = decision.WeightShape,
+                Params = decision.ParamsBefore > 0 ? decision.ParamsBefore : decision.WeightShape.Aggregate(decision.WeightShape.Count > 0 ? 1L : 0L, (a, d) => a * d),
+                Flops = decision.FlopsBefore,
+                EnergyRanks = energyRanks,
+                SuggestedRank = factorized ? decision.Rank : 0,
+                BreakEvenRank = decision.BreakEvenRank > 0 || decision.WeightShape.Count != 2
+                    ? decision.BreakEvenRank
+                    : RankSelection.BreakEvenRank((int)decision.WeightShape[0], (int)decision.WeightShape[1]),
+                WouldFactorize = factorized,
+                Reason = decision.Reason,
+                Methods = factorized ? [new MethodEstimate(decision.Method, decision.Rank, decision.ParamsAfter, decision.FlopsAfter, decision.WeightRelError)] : [],
+            });
+        }
+
+        progress?.Report(new FactorizeProgress(candidates.Count, candidates.Count, ""));
+        return new ModelAnalysis { Model = model.SourcePath ?? model.Name, Policy = options.RankPolicy.ToString(), Nodes = nodes, OpsWithoutPass = withoutPass };
+    }
+
+    // Singular values do not change under transposition, so the weight's stored orientation is used as is.
+    private static IReadOnlyList<EnergyRank> EnergyRanksOf(Node node, PassContext context, CancellationToken cancellationToken)
+    {
+        var index = node.OpType == "MatMul" && node.Inputs.Count > 1 && node.Inputs[1] is { } b && PassContext.ConstantTensor(b) is null ? 0 : 1;
+        if (index >= node.Inputs.Count || node.Inputs[index] is not { } input || PassContext.ShapeOf(input) is not { Count: 2 } shape
+            || context.TryReadWeight(node, index, out _, out var values) is not null || values.Length != shape[0] * shape[1])
+        {
+            return [];
+        }
+
+        var svd = TruncatedSvd.ComputeExact(values, (int)shape[0], (int)shape[1], cancellationToken);
+        return [.. EnergyLevels.Select(level => new EnergyRank(level, RankPolicy.Energy(level).SelectRank(svd.S, svd.FrobeniusNormSquared, svd.Rows, svd.Cols)))];
+    }
+}

@@ -1,0 +1,165 @@
+using System.Text.Json;
+
+namespace OnnxFactorize.Cli.Tests;
+
+/// <summary>Every command on the test models, run as a process with stdout redirected (plain output).</summary>
+public sealed class CommandTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void Help_documents_the_commands_and_the_exit_codes()
+    {
+        var run = CliProcess.Run("--help");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        foreach (var text in new[] { "optimize", "analyze", "compare", "Exit codes", "--quiet", "--verbose" })
+        {
+            Assert.Contains(text, run.Stdout);
+        }
+    }
+
+    [Fact]
+    public void Optimize_help_lists_every_option_of_the_contract()
+    {
+        var run = CliProcess.Run("optimize", "--help");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        string[] options =
+        [
+            "--output", "--method", "--energy", "--rank", "--rank-ratio", "--compression", "--rank-multiple", "--op", "--only", "--exclude",
+            "--allow-overridable-weights", "--external-data", "--validate", "--inputs", "--labels", "--dim", "--runs", "--threads",
+            "--max-rel-error", "--max-abs-error", "--min-cosine", "--min-top1-agreement", "--max-accuracy-drop", "--min-speedup",
+            "--report", "--html", "--seed", "--quiet", "--verbose", "Exit codes: 0 success; 1",
+        ];
+        foreach (var option in options)
+        {
+            Assert.Contains(option, run.Stdout);
+        }
+    }
+
+    [Theory]
+    [InlineData("mlp_gemm.onnx")]
+    [InlineData("matmul_3d.onnx")]
+    [InlineData("matmul_2d.onnx")]
+    [InlineData("cnn.onnx")]
+    public void Optimize_writes_a_model_no_larger_than_the_input_with_plain_output(string model)
+    {
+        var output = _dir.File("out/" + model);
+        var run = CliProcess.Run("optimize", CliProcess.TestModel(model), "-o", output);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.True(File.Exists(output));
+        Assert.True(new FileInfo(output).Length <= new FileInfo(CliProcess.TestModel(model)).Length);
+        Assert.DoesNotContain("\u001b[", run.Stdout);
+        Assert.Contains("factorized", run.Stdout);
+        Assert.Empty(run.Stderr);
+    }
+
+    [Fact]
+    public void Optimize_mlp_factorizes_and_shrinks_it()
+    {
+        var output = _dir.File("mlp.onnx");
+        var run = CliProcess.Run("optimize", CliProcess.TestModel("mlp_gemm.onnx"), "-o", output, "--rank", "4", "--external-data");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("node(s) factorized (fixed rank 4)", run.Stdout);
+        Assert.True(new FileInfo(output).Length + new FileInfo(output + ".data").Length < new FileInfo(CliProcess.TestModel("mlp_gemm.onnx")).Length);
+    }
+
+    [Fact]
+    public void Optimize_that_selects_no_node_writes_a_byte_identical_model()
+    {
+        var output = _dir.File("same.onnx");
+        var run = CliProcess.Run("optimize", CliProcess.TestModel("mlp_gemm.onnx"), "-o", output, "--only", "^no-such-node$");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("written unchanged", run.Stdout);
+        Assert.Equal(File.ReadAllBytes(CliProcess.TestModel("mlp_gemm.onnx")), File.ReadAllBytes(output));
+    }
+
+    [Fact]
+    public void Optimize_with_validate_passes_and_writes_json_and_html_reports()
+    {
+        var output = _dir.File("v.onnx");
+        var json = _dir.File("reports/report.json");
+        var html = _dir.File("reports/report.html");
+        var run = CliProcess.Run("optimize", CliProcess.TestModel("mlp_gemm.onnx"), "-o", output, "--validate", "--dim", "batch=2", "--runs", "3",
+            "--max-rel-error", "0.5", "--min-cosine", "0.9", "--report", json, "--html", html);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("PASS", run.Stdout);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        Assert.Equal(1, doc.RootElement.GetProperty("schemaVersion").GetInt32());
+        Assert.Contains("<html", File.ReadAllText(html), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void Optimize_with_a_broken_threshold_exits_1_after_writing_the_model()
+    {
+        var output = _dir.File("t.onnx");
+        var run = CliProcess.Run("optimize", CliProcess.TestModel("mlp_gemm.onnx"), "-o", output, "--rank", "1", "--validate", "--dim", "batch=1",
+            "--runs", "2", "--max-rel-error", "1e-9", "--quiet");
+        Assert.True(run.ExitCode == 1, run.ToString());
+        Assert.Contains("validation FAILED", run.Stdout);
+        Assert.True(File.Exists(output));
+    }
+
+    [Fact]
+    public void Quiet_optimize_prints_one_summary_line()
+    {
+        var run = CliProcess.Run("optimize", CliProcess.TestModel("mlp_gemm.onnx"), "-o", _dir.File("q.onnx"), "--quiet");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Single(run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public void Analyze_prints_energy_ranks_and_writes_json_without_writing_a_model()
+    {
+        var json = _dir.File("analysis.json");
+        var run = CliProcess.Run("analyze", CliProcess.TestModel("mlp_gemm.onnx"), "--json", json);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("r99.9%", run.Stdout);
+        Assert.Contains("Break-even", run.Stdout);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var nodes = doc.RootElement.GetProperty("nodes");
+        Assert.Equal(5, nodes.GetArrayLength());
+        var first = nodes[0];
+        Assert.Equal(4, first.GetProperty("energyRanks").GetArrayLength());
+        Assert.True(first.GetProperty("breakEvenRank").GetInt32() > 0);
+        Assert.Equal(["analysis.json"], Directory.GetFiles(_dir.Path).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void Analyze_of_a_cnn_says_conv_is_not_analyzed_in_this_build()
+    {
+        var run = CliProcess.Run("analyze", CliProcess.TestModel("cnn.onnx"));
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("Conv nodes are not analyzed", run.Stdout);
+    }
+
+    [Fact]
+    public void Compare_of_a_model_with_itself_passes_tight_thresholds()
+    {
+        var json = _dir.File("cmp.json");
+        var model = CliProcess.TestModel("matmul_2d.onnx");
+        var run = CliProcess.Run("compare", model, model, "--runs", "2", "--max-abs-error", "1e-6", "--min-cosine", "0.999999", "--report", json);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.True(File.Exists(json));
+    }
+
+    [Fact]
+    public void Compare_exits_1_when_a_threshold_fails()
+    {
+        var optimized = _dir.File("low.onnx");
+        Assert.Equal(0, CliProcess.Run("optimize", CliProcess.TestModel("mlp_gemm.onnx"), "-o", optimized, "--rank", "1", "-q").ExitCode);
+        var run = CliProcess.Run("compare", CliProcess.TestModel("mlp_gemm.onnx"), optimized, "--dim", "batch=1", "--runs", "2", "--max-rel-error", "1e-6");
+        Assert.True(run.ExitCode == 1, run.ToString());
+        Assert.Contains("FAIL", run.Stdout);
+    }
+
+    [Fact]
+    public void Output_folder_is_created()
+    {
+        var output = _dir.File("a/b/c/out.onnx");
+        var run = CliProcess.Run("optimize", CliProcess.TestModel("matmul_2d.onnx"), "-o", output, "-q");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.True(File.Exists(output));
+    }
+}
