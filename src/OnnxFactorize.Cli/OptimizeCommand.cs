@@ -34,7 +34,8 @@ internal static class OptimizeCommand
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        var result = output.WithNodeProgress("Decomposing", progress => Factorizer.Run(model, factorize, progress, cancellationToken));
+        var shapes = ShapeProbe.TryMeasure(model, o.Dims(parsed), output);
+        var result = output.WithNodeProgress("Decomposing", progress => Factorizer.Run(model, factorize, progress, cancellationToken, measuredShapes: shapes));
 
         // Last point where Ctrl+C leaves nothing behind; Save itself is atomic (temporary file, then rename).
         cancellationToken.ThrowIfCancellationRequested();

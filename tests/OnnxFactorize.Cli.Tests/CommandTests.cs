@@ -127,11 +127,15 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
-    public void Analyze_of_a_cnn_says_conv_is_not_analyzed_in_this_build()
+    public void Analyze_of_a_cnn_estimates_the_savings_of_each_conv_method_with_measured_flops()
     {
         var run = CliProcess.Run("analyze", CliProcess.TestModel("cnn.onnx"));
         Assert.True(run.ExitCode == 0, run.ToString());
-        Assert.Contains("Conv nodes are not analyzed", run.Stdout);
+        Assert.Contains("tucker2", run.Stdout);
+        Assert.Contains("spatial-svd", run.Stdout);
+        Assert.Contains("grouped conv", run.Stdout);
+        Assert.DoesNotContain("not analyzed", run.Stdout);
+        Assert.DoesNotContain("declared shapes only", run.Stdout);
     }
 
     [Fact]

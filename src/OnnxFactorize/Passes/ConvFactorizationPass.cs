@@ -1,4 +1,3 @@
-using System.Globalization;
 using OnnxFactorize.Graph;
 
 namespace OnnxFactorize.Passes;
@@ -36,16 +35,7 @@ public sealed class ConvFactorizationPass : IFactorizationPass
         ArgumentNullException.ThrowIfNull(context);
         var label = PassContext.Label(node);
         var onlyMethod = methods.Count == 1 ? methods[0].Method : "";
-        FactorizationDecision Skip(string reason, IReadOnlyList<long>? shape = null) => new()
-        {
-            NodeName = label,
-            OpType = "Conv",
-            GraphPath = node.Graph.Path,
-            Method = onlyMethod,
-            Status = DecisionStatus.Skipped,
-            Reason = reason,
-            WeightShape = shape ?? [],
-        };
+        FactorizationDecision Skip(string reason, IReadOnlyList<long>? shape = null) => PassContext.Skipped(node, onlyMethod, reason, shape);
 
         if (node.Inputs.Count < 2 || node.Inputs[0] is null || node.Inputs[1] is null)
         {
@@ -166,9 +156,7 @@ public sealed class ConvFactorizationPass : IFactorizationPass
     private static ConvTarget AutoTarget(ConvSubject subject)
     {
         var policy = subject.Context.PolicyFor(subject.Node);
-        var text = policy.ToString();
-        if (text.StartsWith("energy ", StringComparison.Ordinal)
-            && double.TryParse(text.AsSpan("energy ".Length), NumberStyles.Float, CultureInfo.InvariantCulture, out var energy))
+        if (policy.EnergyFraction is { } energy)
         {
             return ConvTarget.ForError(Math.Sqrt(Math.Max(0, 1 - energy)));
         }

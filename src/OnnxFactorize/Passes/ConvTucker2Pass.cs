@@ -10,9 +10,6 @@ public sealed class ConvTucker2Pass : ConvMethodPass
     /// <inheritdoc/>
     public override string Method => "tucker2";
 
-    /// <summary>Estimate each mode's rank by EVBMF on its unfolding (as Kim et al. do) instead of the rank policy.</summary>
-    public bool UseVbmf { get; init; }
-
     internal override string? Unsupported(ConvGeometry geometry) =>
         geometry.IsPointwise ? "tucker2: a 1×1 kernel has no core to keep (use svd)" : null;
 
@@ -62,7 +59,7 @@ public sealed class ConvTucker2Pass : ConvMethodPass
 
             how = $"cheapest ranks whose HOSVD error bound meets {maxError:G4}";
         }
-        else if (UseVbmf)
+        else if (subject.Context.Options.TuckerRanks == TuckerRankEstimate.Vbmf)
         {
             rankOut = Round(Vbmf.EstimateRank(sOut, co, ci * k, frob2), co);
             rankIn = Round(Vbmf.EstimateRank(sIn, ci, co * k, frob2), ci);

@@ -25,6 +25,10 @@ public sealed record FactorizeOptions
     /// <summary>Methods allowed for Conv nodes ("auto" lets each node choose); Gemm/MatMul always use svd.</summary>
     public IReadOnlyList<string> Methods { get; init; } = ["auto"];
 
+    /// <summary>How Tucker-2 picks its two ranks when it is the chosen method (not under auto, which picks the cheapest
+    /// ranks meeting the error target).</summary>
+    public TuckerRankEstimate TuckerRanks { get; init; } = TuckerRankEstimate.Policy;
+
     /// <summary>Only nodes whose name matches are considered.</summary>
     public Regex? Only { get; init; }
 
@@ -112,4 +116,14 @@ public sealed record FactorizeOptions
 
     /// <summary>True when the node name passes the only/exclude filters.</summary>
     public bool IncludesName(string name) => (Only is null || Only.IsMatch(name)) && (Exclude is null || !Exclude.IsMatch(name));
+}
+
+/// <summary>Rank estimate for the two modes of a Tucker-2 decomposition.</summary>
+public enum TuckerRankEstimate
+{
+    /// <summary>The rank policy applied to each unfolding's spectrum.</summary>
+    Policy,
+
+    /// <summary>Empirical variational Bayesian matrix factorization on each unfolding (Nakajima et al. 2013), as Kim et al. 2015 use.</summary>
+    Vbmf,
 }

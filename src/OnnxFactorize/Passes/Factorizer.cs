@@ -22,15 +22,22 @@ public static class Factorizer
     public static IReadOnlyList<IFactorizationPass> DefaultPasses { get; } = [new GemmSvdPass(), new MatMulSvdPass(), new ConvFactorizationPass()];
 
     /// <summary>Factorizes <paramref name="model"/> with <paramref name="options"/>; the input model is not modified.
-    /// <paramref name="svdCache"/> shares decompositions with other runs.</summary>
+    /// <paramref name="measuredShapes"/> (e.g. from <c>ModelCost.ValueShapes</c>) lets FLOPs be counted where the model
+    /// declares no intermediate shapes; <paramref name="svdCache"/> shares decompositions with other runs.</summary>
     public static FactorizationResult Run(OnnxModel model, FactorizeOptions options, IProgress<FactorizeProgress>? progress = null,
-        CancellationToken cancellationToken = default, IReadOnlyList<IFactorizationPass>? passes = null, SvdCache? svdCache = null)
+        CancellationToken cancellationToken = default, IReadOnlyList<IFactorizationPass>? passes = null,
+        IReadOnlyDictionary<string, long[]>? measuredShapes = null, SvdCache? svdCache = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         passes ??= DefaultPasses;
         var graph = ModelGraph.Import(model);
+        if (measuredShapes is not null)
+        {
+            graph.AddMeasuredShapes(measuredShapes);
+        }
+
         var context = new PassContext(graph, options, cancellationToken, svdCache);
         var candidates = Candidates(graph, options, passes);
         var decisions = new List<FactorizationDecision>();

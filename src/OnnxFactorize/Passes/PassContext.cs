@@ -50,6 +50,26 @@ public sealed class PassContext
         return $"{path}{node.OpType}#{index}";
     }
 
+    /// <summary>A skip decision for <paramref name="node"/>: the graph is left as it was; parameters before and after are
+    /// the weight's element count when its shape is known.</summary>
+    public static FactorizationDecision Skipped(Node node, string method, string reason, IReadOnlyList<long>? weightShape = null)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        var parameters = weightShape is { Count: > 0 } ? weightShape.Aggregate(1L, (a, d) => a * Math.Max(d, 0)) : 0;
+        return new FactorizationDecision
+        {
+            NodeName = Label(node),
+            OpType = node.OpType,
+            GraphPath = node.Graph.Path,
+            Method = method,
+            Status = DecisionStatus.Skipped,
+            Reason = reason,
+            WeightShape = weightShape ?? [],
+            ParamsBefore = parameters,
+            ParamsAfter = parameters,
+        };
+    }
+
     /// <summary>Checks that input <paramref name="index"/> of <paramref name="node"/> is a constant float weight with finite
     /// values; returns null and the values, or the reason it cannot be factorized.</summary>
     public string? TryReadWeight(Node node, int index, out Value? weight, out float[] values)

@@ -96,7 +96,7 @@ public class ConvFactorizationPassTests
     public void Tucker2_with_vbmf_ranks_factorizes_a_low_rank_kernel_and_runs()
     {
         var model = ConvModels.Single(32, 24, [3, 3], [12, 12], bias: true, seed: 13, Ints("pads", 1, 1, 1, 1));
-        var result = Factorizer.Run(model, Options(RankPolicy.Energy(0.99), "tucker2"), passes: [new ConvFactorizationPass(new ConvTucker2Pass { UseVbmf = true })]);
+        var result = Factorizer.Run(model, Options(RankPolicy.Energy(0.99), "tucker2") with { TuckerRanks = TuckerRankEstimate.Vbmf });
         var d = result.Decisions.Single();
         Assert.True(d.Status == DecisionStatus.Factorized, d.Reason);
         Assert.Contains("EVBMF", d.Reason);
