@@ -88,7 +88,7 @@ public sealed class ConvFactorizationPass : IFactorizationPass
             return SkipCounted(string.Join("; ", methods.Select(m => m.Unsupported(geometry))));
         }
 
-        var target = auto ? AutoTarget(subject) : new ConvTarget(context.Options.RankPolicy, null);
+        var target = auto ? AutoTarget(subject) : new ConvTarget(context.PolicyFor(node), null);
         var candidates = new List<ConvCandidate>();
         var rejected = new List<string>();
         foreach (var method in applicable)
@@ -155,7 +155,7 @@ public sealed class ConvFactorizationPass : IFactorizationPass
     // viewed as a C_out×(C_in·Πk) matrix, so every method is held to the same accuracy and only cost decides.
     private static ConvTarget AutoTarget(ConvSubject subject)
     {
-        var policy = subject.Context.Options.RankPolicy;
+        var policy = subject.Context.PolicyFor(subject.Node);
         if (policy.EnergyFraction is { } energy)
         {
             return ConvTarget.ForError(Math.Sqrt(Math.Max(0, 1 - energy)));

@@ -38,6 +38,10 @@ public sealed record FactorizeOptions
     /// <summary>Also factorize initializers that are listed as graph inputs (callers could override them at run time).</summary>
     public bool AllowOverridableWeights { get; init; }
 
+    /// <summary>Per-node rank policies keyed by <see cref="PassContext.Label"/>; a listed node uses its own policy instead of
+    /// <see cref="RankPolicy"/> (e.g. <c>RankPolicy.Fixed(16)</c> to pin its rank). Budget planning fills this.</summary>
+    public IReadOnlyDictionary<string, RankPolicy> NodePolicies { get; init; } = new Dictionary<string, RankPolicy>();
+
     /// <summary>Settings of the SVD engine (seed, oversampling, power iterations).</summary>
     public SvdOptions Svd { get; init; } = new();
 
@@ -47,6 +51,14 @@ public sealed record FactorizeOptions
         if (RankPolicy is null)
         {
             throw new OnnxFactorizeException("a rank policy is required (energy, rank, rank-ratio or compression).");
+        }
+
+        foreach (var (node, policy) in NodePolicies)
+        {
+            if (string.IsNullOrEmpty(node) || policy is null)
+            {
+                throw new OnnxFactorizeException($"node rank override '{node}' needs a node name and a rank policy.");
+            }
         }
 
         if (RankMultiple < 1)
@@ -82,6 +94,22 @@ public sealed record FactorizeOptions
 
         return this;
     }
+
+    /// <summary>Pins the rank of each named node (name=rank), validated: every rank must be at least 1.</summary>
+    public FactorizeOptions WithNodeRanks(IEnumerable<KeyValuePair<string, int>> ranks)
+    {
+        ArgumentNullException.ThrowIfNull(ranks);
+        var policies = new Dictionary<string, RankPolicy>(NodePolicies, StringComparer.Ordinal);
+        foreach (var (node, rank) in ranks)
+        {
+            policies[node] = rank >= 1 ? RankPolicy.Fixed(rank) : throw new OnnxFactorizeException($"rank of node '{node}' must be at least 1, got {rank}.");
+        }
+
+        return this with { NodePolicies = policies };
+    }
+
+    /// <summary>The policy for the node labelled <paramref name="label"/>: its override, else <see cref="RankPolicy"/>.</summary>
+    public RankPolicy PolicyFor(string label) => NodePolicies.TryGetValue(label, out var policy) ? policy : RankPolicy;
 
     /// <summary>True when <paramref name="op"/> is enabled.</summary>
     public bool IncludesOp(string op) => Ops.Contains(op, StringComparer.Ordinal);

@@ -1,3 +1,4 @@
+using OnnxFactorize.Decomposition;
 using OnnxFactorize.Graph;
 using OnnxFactorize.Onnx;
 
@@ -22,10 +23,10 @@ public static class Factorizer
 
     /// <summary>Factorizes <paramref name="model"/> with <paramref name="options"/>; the input model is not modified.
     /// <paramref name="measuredShapes"/> (e.g. from <c>ModelCost.ValueShapes</c>) lets FLOPs be counted where the model
-    /// declares no intermediate shapes.</summary>
+    /// declares no intermediate shapes; <paramref name="svdCache"/> shares decompositions with other runs.</summary>
     public static FactorizationResult Run(OnnxModel model, FactorizeOptions options, IProgress<FactorizeProgress>? progress = null,
         CancellationToken cancellationToken = default, IReadOnlyList<IFactorizationPass>? passes = null,
-        IReadOnlyDictionary<string, long[]>? measuredShapes = null)
+        IReadOnlyDictionary<string, long[]>? measuredShapes = null, SvdCache? svdCache = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
@@ -37,7 +38,7 @@ public static class Factorizer
             graph.AddMeasuredShapes(measuredShapes);
         }
 
-        var context = new PassContext(graph, options, cancellationToken);
+        var context = new PassContext(graph, options, cancellationToken, svdCache);
         var candidates = Candidates(graph, options, passes);
         var decisions = new List<FactorizationDecision>();
         for (var i = 0; i < candidates.Count; i++)

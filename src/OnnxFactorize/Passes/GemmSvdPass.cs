@@ -62,7 +62,7 @@ public sealed class GemmSvdPass : IFactorizationPass
         var aShape = PassContext.ShapeOf(node.Inputs[0]!);
         var m = aShape is { Count: 2 } ? Math.Max(transA ? aShape[1] : aShape[0], 1) : 1;
         var flopsBefore = 2 * m * k * n;
-        var plan = MatrixPlan.Create(context, weight!, values, k, n, transposed: transB, out var reason);
+        var plan = MatrixPlan.Create(context, node, weight!, values, k, n, transposed: transB, out var reason);
         if (plan is null)
         {
             return Skip(reason, stored) with { FlopsBefore = flopsBefore, FlopsAfter = flopsBefore };

@@ -50,7 +50,7 @@ public sealed class MatMulSvdPass : IFactorizationPass
             return Skip(readError, weightShape);
         }
 
-        var plan = MatrixPlan.Create(context, weight!, values, rows, cols, transposed: false, out var reason);
+        var plan = MatrixPlan.Create(context, node, weight!, values, rows, cols, transposed: false, out var reason);
         var activationShape = PassContext.ShapeOf(node.Inputs[1 - weightIndex]!);
 
         // FLOPs: X·W with X [..., K] costs 2·(rows of X)·K·N; W·X with X [..., K, N] costs 2·M·K·(batch·N).

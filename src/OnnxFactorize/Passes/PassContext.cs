@@ -12,13 +12,20 @@ public sealed class PassContext
     private readonly Dictionary<(TensorProto Tensor, bool Transposed), SvdResult> _svds = new();
     private readonly Dictionary<(TensorProto Tensor, bool Transposed, int Rank, float Scale), (Value Left, Value Right)> _factors = new();
 
-    /// <summary>Creates a context over <paramref name="model"/>.</summary>
-    public PassContext(ModelGraph model, FactorizeOptions options, CancellationToken cancellationToken = default)
+    /// <summary>Creates a context over <paramref name="model"/>; <paramref name="svdCache"/> shares decompositions across runs.</summary>
+    public PassContext(ModelGraph model, FactorizeOptions options, CancellationToken cancellationToken = default, SvdCache? svdCache = null)
     {
         Model = model ?? throw new ArgumentNullException(nameof(model));
         Options = options ?? throw new ArgumentNullException(nameof(options));
         CancellationToken = cancellationToken;
+        SvdCache = svdCache;
     }
+
+    /// <summary>Decompositions shared with other runs (budget planning, incremental builds), or null.</summary>
+    public SvdCache? SvdCache { get; }
+
+    /// <summary>The rank policy for <paramref name="node"/>: its per-node override from <see cref="FactorizeOptions.NodePolicies"/>, else the global one.</summary>
+    public RankPolicy PolicyFor(Node node) => Options.PolicyFor(Label(node));
 
     /// <summary>The model being rewritten.</summary>
     public ModelGraph Model { get; }
@@ -142,7 +149,10 @@ public sealed class PassContext
             MatrixOps.Transpose(values, cols, rows, matrix);
         }
 
-        var result = TruncatedSvd.Compute(matrix, rows, cols, Math.Min(rank, Math.Min(rows, cols)), Options.Svd, CancellationToken);
+        var needed = Math.Min(rank, Math.Min(rows, cols));
+        var result = SvdCache is { } shared
+            ? shared.GetOrCompute(matrix, rows, cols, needed, Options.Svd, CancellationToken)
+            : TruncatedSvd.Compute(matrix, rows, cols, needed, Options.Svd, CancellationToken);
         _svds[key] = result;
         return result;
     }

@@ -242,7 +242,7 @@ public static class ModelValidator
         return result;
     }
 
-    private static long Accumulate(Dictionary<string, MetricsAccumulator> accumulators, IReadOnlyList<TensorData> a, IReadOnlyList<TensorData> b, long[]? labels, long labelOffset, string? labelsPath)
+    internal static long Accumulate(Dictionary<string, MetricsAccumulator> accumulators, IReadOnlyList<TensorData> a, IReadOnlyList<TensorData> b, long[]? labels, long labelOffset, string? labelsPath)
     {
         var consumed = 0L;
         for (var i = 0; i < a.Count; i++)
@@ -279,7 +279,7 @@ public static class ModelValidator
         return labelOffset + consumed;
     }
 
-    private static void CheckLabelsUsed(long[]? labels, long used, string? labelsPath)
+    internal static void CheckLabelsUsed(long[]? labels, long used, string? labelsPath)
     {
         if (labels is not null && used != labels.Length)
         {
