@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using OnnxFactorize.Decomposition;
 using OnnxFactorize.Passes;
+using OnnxFactorize.Planning;
 using OnnxFactorize.Validation;
 
 namespace OnnxFactorize.Cli;
@@ -69,6 +70,18 @@ internal sealed class CliOptions
 
     public Option<string?> Html { get; } = new("--html") { Description = "Write the validation report as HTML.", HelpName = "file.html" };
 
+    public Option<double?> MaxError { get; } = new("--max-error") { Description = "Budget: choose ranks automatically so the outputs' relative L2 error stays within this, measured in ONNX Runtime on calibration inputs.", HelpName = "x" };
+
+    public Option<string?> Target { get; } = new("--target") { Description = "With a budget: what to reduce, flops (default), params or latency.", HelpName = "flops|params|latency" };
+
+    public Option<int?> CalibrationSamples { get; } = new("--calibration-samples") { Description = "With a budget and no --inputs: how many seeded random samples to measure on (default 4).", HelpName = "n" };
+
+    public Option<string?> CacheDir { get; } = new("--cache-dir") { Description = "With a budget: where decompositions and measured sensitivities are cached (default .cache/onnx-factorize).", HelpName = "dir" };
+
+    public Option<bool> NoCache { get; } = new("--no-cache") { Description = "With a budget: neither read nor write the cache." };
+
+    public Option<bool> NoLatencyGuard { get; } = new("--no-latency-guard") { Description = "With a budget: keep factorizations even where the factorized node measures slower than the original." };
+
     public Option<int> Seed { get; } = new("--seed") { Description = "Seed of the randomized SVD and the generated inputs.", DefaultValueFactory = _ => 0, HelpName = "n" };
 
     public Option<string?> Json { get; } = new("--json") { Description = "Write the analysis as JSON.", HelpName = "file" };
@@ -77,6 +90,9 @@ internal sealed class CliOptions
     private IEnumerable<Option> PolicyOptions => [Energy, Rank, RankRatio, Compression];
 
     public IEnumerable<Option> FactorizeSet => [.. PolicyOptions, Method, TuckerRanks, RankMultiple, Op, Only, Exclude, AllowOverridableWeights, Seed];
+
+    /// <summary>Options of budget mode on optimize (besides the budget itself).</summary>
+    public IEnumerable<Option> BudgetSet => [MaxError, Target, CalibrationSamples, CacheDir, NoCache, NoLatencyGuard];
 
     public IEnumerable<Option> ValidationSet => [Inputs, Labels, Dim, Runs, Threads, MaxRelError, MaxAbsError, MinCosine, MinTop1Agreement, MaxAccuracyDrop, MinSpeedup, Report, Html];
 
@@ -151,9 +167,64 @@ internal sealed class CliOptions
         return options;
     }
 
-    /// <summary>Whether any validation-only option was given (they need --validate on optimize).</summary>
-    public string? FirstValidationOptionGiven(ParseResult result) =>
-        ValidationSet.Where(o => o != Dim).FirstOrDefault(o => result.GetResult(o) is { Implicit: false })?.Name;
+    /// <summary>Whether any validation-only option was given (they need --validate on optimize). --dim also serves shape
+    /// measurement; --max-accuracy-drop and --min-top1-agreement are budgets on optimize; inputs and labels also feed a
+    /// budget's calibration.</summary>
+    public string? FirstValidationOptionGiven(ParseResult result, bool budgetMode)
+    {
+        Option[] alsoBudget = [Inputs, Labels];
+        return ValidationSet
+            .Where(o => o != Dim && o != MaxAccuracyDrop && o != MinTop1Agreement && !(budgetMode && alsoBudget.Contains(o)))
+            .FirstOrDefault(o => result.GetResult(o) is { Implicit: false })?.Name;
+    }
+
+    /// <summary>Budget mode of optimize: one of --max-error, --max-accuracy-drop, --min-top1-agreement chooses the ranks by
+    /// measurement; null when none is given. A rank policy conflicts with a budget.</summary>
+    public BudgetOptions? ToBudgetOptions(ParseResult result, FactorizeOptions factorize)
+    {
+        var budgets = new Option[] { MaxError, MaxAccuracyDrop, MinTop1Agreement }.Where(o => Given(result, o)).Select(o => o.Name).ToList();
+        if (budgets.Count == 0)
+        {
+            if (BudgetSet.FirstOrDefault(o => Given(result, o)) is { } orphan)
+            {
+                throw new OnnxFactorizeException($"{orphan.Name} only applies with a budget; add --max-error, --max-accuracy-drop or --min-top1-agreement, or drop {orphan.Name}.");
+            }
+
+            return null;
+        }
+
+        if (budgets.Count > 1)
+        {
+            throw new OnnxFactorizeException($"{string.Join(" and ", budgets)} conflict: give one budget.");
+        }
+
+        if (PolicyOptions.FirstOrDefault(o => Given(result, o)) is { } policy)
+        {
+            throw new OnnxFactorizeException($"{policy.Name} conflicts with {budgets[0]}: a budget chooses every rank by measurement; drop {policy.Name}.");
+        }
+
+        var options = new BudgetOptions
+        {
+            MaxError = result.GetValue(MaxError),
+            MaxAccuracyDrop = result.GetValue(MaxAccuracyDrop),
+            MinTop1Agreement = result.GetValue(MinTop1Agreement),
+            Target = result.GetValue(Target) is { } target ? BudgetOptions.ParseTarget(target) : PlanTarget.Flops,
+            Factorize = factorize,
+            Inputs = new InputOptions
+            {
+                Path = result.GetValue(Inputs),
+                LabelsPath = result.GetValue(Labels),
+                Dims = InputOptions.ParseDims(result.GetValue(Dim) ?? []),
+                Seed = result.GetValue(Seed),
+                RandomSamples = result.GetValue(CalibrationSamples) ?? 4,
+            },
+            LatencyGuard = !result.GetValue(NoLatencyGuard),
+            CacheDirectory = result.GetValue(NoCache) ? null : result.GetValue(CacheDir) ?? BudgetOptions.DefaultCacheDirectory,
+        };
+        return options.Validate();
+    }
+
+    private static bool Given(ParseResult result, Option option) => result.GetResult(option) is { Implicit: false };
 
     /// <summary>The --dim bindings, also used without --validate to measure shapes for FLOP counts.</summary>
     public IReadOnlyDictionary<string, long> Dims(ParseResult result) => InputOptions.ParseDims(result.GetValue(Dim) ?? []);

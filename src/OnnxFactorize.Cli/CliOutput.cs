@@ -1,5 +1,6 @@
 using System.Globalization;
 using OnnxFactorize.Passes;
+using OnnxFactorize.Planning;
 using OnnxFactorize.Validation;
 using Spectre.Console;
 
@@ -97,6 +98,16 @@ internal sealed class CliOutput
             var task = bar(p.Phase == "latency" ? "Timing both models (interleaved)" : Markup.Escape(title));
             task.MaxValue = Math.Max(p.Total, 1);
             task.Value = p.Done;
+        });
+
+    /// <summary>Runs the budget planner with one bar per phase (ladder, sensitivity, latency, verification).</summary>
+    public T WithPlanProgress<T>(string title, Func<IProgress<PlanProgress>?, T> work) =>
+        WithBars(title, work, (bar, p) =>
+        {
+            var task = bar(p.Phase.ToString());
+            task.MaxValue = Math.Max(p.Total, 1);
+            task.Value = p.Done;
+            task.Description = p.Detail.Length > 0 ? $"{p.Phase}: {Markup.Escape(p.Detail)}" : p.Phase.ToString();
         });
 
     /// <summary>Live bars on a terminal (one per name <paramref name="report"/> asks for, completed at the end), else one

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using OnnxFactorize.Onnx;
 using OnnxFactorize.Passes;
+using OnnxFactorize.Planning;
 using OnnxFactorize.Validation;
 using Spectre.Console;
 
@@ -15,13 +16,14 @@ internal static class OptimizeCommand
         var modelPath = parsed.GetRequiredValue<string>("model");
         var outputPath = parsed.GetRequiredValue(o.Output);
         var factorize = o.ToFactorizeOptions(parsed);
+        var budget = o.ToBudgetOptions(parsed, factorize);
         var validate = parsed.GetValue(o.Validate);
-        if (!validate && o.FirstValidationOptionGiven(parsed) is { } needsValidate)
+        if (!validate && o.FirstValidationOptionGiven(parsed, budget is not null) is { } needsValidate)
         {
             throw new OnnxFactorizeException($"{needsValidate} only applies with --validate; add --validate or drop {needsValidate}.");
         }
 
-        var validation = validate ? o.ToValidationOptions(parsed) : null;
+        var validation = validate ? WithBudgetThreshold(o.ToValidationOptions(parsed), budget) : null;
         Paths.RefuseSameFile(modelPath, outputPath);
         var reportPath = parsed.GetValue(o.Report);
         var htmlPath = parsed.GetValue(o.Html);
@@ -34,20 +36,31 @@ internal static class OptimizeCommand
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        var shapes = ShapeProbe.TryMeasure(model, o.Dims(parsed), output);
-        var result = output.WithNodeProgress("Decomposing", progress => Factorizer.Run(model, factorize, progress, cancellationToken, measuredShapes: shapes));
+        FactorizationResult result;
+        BudgetPlan? plan = null;
+        if (budget is null)
+        {
+            var shapes = ShapeProbe.TryMeasure(model, o.Dims(parsed), output);
+            result = output.WithNodeProgress("Decomposing", progress => Factorizer.Run(model, factorize, progress, cancellationToken, measuredShapes: shapes));
+        }
+        else
+        {
+            var planned = output.WithPlanProgress($"Planning ranks for {budget.DescribeBudget()}", progress => BudgetPlanner.Run(model, budget, progress, cancellationToken));
+            (result, plan) = (planned.Factorization, planned.Plan);
+            output.Write(PlanTable(plan));
+        }
 
         // Last point where Ctrl+C leaves nothing behind; Save itself is atomic (temporary file, then rename).
         cancellationToken.ThrowIfCancellationRequested();
         result.Model.Save(outputPath, new SaveOptions { ExternalData = parsed.GetValue(o.ExternalData) ? ExternalDataMode.Always : ExternalDataMode.Auto });
 
         var factorized = result.Decisions.Count(d => d.Status == DecisionStatus.Factorized);
-        var before = result.Decisions.Where(d => d.Status == DecisionStatus.Factorized).Sum(d => d.ParamsBefore);
-        var after = result.Decisions.Where(d => d.Status == DecisionStatus.Factorized).Sum(d => d.ParamsAfter);
         var totalBefore = ModelCost.CountParameters(model.Proto);
         var totalAfter = ModelCost.CountParameters(result.Model.Proto);
+        var how = plan is null ? factorize.RankPolicy.ToString()
+            : string.Create(CultureInfo.InvariantCulture, $"{budget!.DescribeBudget()}, measured {plan.FinalError:G3} on {plan.SampleCount} calibration sample(s)");
         var line = string.Create(CultureInfo.InvariantCulture,
-            $"{modelPath} -> {outputPath}: {factorized} of {result.Decisions.Count} node(s) factorized ({factorize.RankPolicy}), parameters {CliOutput.Count(totalBefore)} -> {CliOutput.Count(totalAfter)} ({CliOutput.Percent(totalBefore, totalAfter)})");
+            $"{modelPath} -> {outputPath}: {factorized} of {result.Decisions.Count} node(s) factorized ({how}), parameters {CliOutput.Count(totalBefore)} -> {CliOutput.Count(totalAfter)} ({CliOutput.Percent(totalBefore, totalAfter)})");
         if (!result.Changed)
         {
             line += "; no node selected or worth factorizing, the model was written unchanged";
@@ -67,7 +80,37 @@ internal static class OptimizeCommand
         output.Line(line);
         var report = output.WithValidationProgress("Validating in ONNX Runtime", progress => ModelValidator.Compare(modelPath, outputPath, validation, result.Decisions, progress, cancellationToken));
         cancellationToken.ThrowIfCancellationRequested();
-        return ReportWriter.Finish(report, reportPath, htmlPath, output);
+        return ReportWriter.Finish(report, reportPath, htmlPath, output, plan);
+    }
+
+    /// <summary>With a budget, validation checks the same limit on its own inputs unless a threshold for it was given.</summary>
+    private static ValidationOptions WithBudgetThreshold(ValidationOptions validation, BudgetOptions? budget)
+    {
+        if (budget?.MaxError is not { } maxError || validation.Thresholds.MaxRelL2Error is not null)
+        {
+            return validation;
+        }
+
+        return validation with { Thresholds = validation.Thresholds with { MaxRelL2Error = maxError } };
+    }
+
+    /// <summary>Per node: the ladder measured (rank: output error), the rank chosen and why.</summary>
+    private static Table PlanTable(BudgetPlan plan)
+    {
+        var table = new Table().Title(Markup.Escape($"Budget plan ({plan.Budget}, target {plan.Target.ToString().ToLowerInvariant()})"))
+            .AddColumns("Node", "Op", "Ladder (rank: error)", "Chosen", "Why");
+        foreach (var n in plan.Nodes)
+        {
+            var ladder = string.Join(", ", n.Ladder.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Rank}: {p.Error:G2}")));
+            table.AddRow(
+                Markup.Escape(n.NodeName),
+                n.OpType,
+                ladder.Length > 0 ? ladder : "–",
+                n.ChosenRank > 0 ? n.ChosenRank.ToString(CultureInfo.InvariantCulture) : "–",
+                Markup.Escape(n.Reason));
+        }
+
+        return table;
     }
 
     /// <summary>Per-node decisions and a totals row; skip reasons always shown (they say what to change).</summary>

@@ -1,3 +1,4 @@
+using OnnxFactorize.Planning;
 using OnnxFactorize.Reports;
 using OnnxFactorize.Validation;
 
@@ -6,7 +7,7 @@ namespace OnnxFactorize.Cli;
 /// <summary>Shows a validation result, writes the requested report files and maps pass/fail to the exit code.</summary>
 internal static class ReportWriter
 {
-    public static int Finish(ValidationResult result, string? jsonPath, string? htmlPath, CliOutput output)
+    public static int Finish(ValidationResult result, string? jsonPath, string? htmlPath, CliOutput output, BudgetPlan? plan = null)
     {
         if (!output.Quiet)
         {
@@ -16,7 +17,7 @@ internal static class ReportWriter
         if (jsonPath is not null)
         {
             Paths.EnsureFolder(jsonPath);
-            JsonReport.WriteFile(result, jsonPath);
+            JsonReport.WriteFile(result, jsonPath, plan);
             output.Line($"JSON report: {jsonPath}");
         }
 

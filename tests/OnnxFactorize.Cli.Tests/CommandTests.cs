@@ -30,7 +30,8 @@ public sealed class CommandTests : IDisposable
             "--output", "--method", "--energy", "--rank", "--rank-ratio", "--compression", "--rank-multiple", "--op", "--only", "--exclude",
             "--allow-overridable-weights", "--external-data", "--validate", "--inputs", "--labels", "--dim", "--runs", "--threads",
             "--max-rel-error", "--max-abs-error", "--min-cosine", "--min-top1-agreement", "--max-accuracy-drop", "--min-speedup",
-            "--report", "--html", "--seed", "--quiet", "--verbose", "Exit codes: 0 success; 1",
+            "--report", "--html", "--seed", "--quiet", "--verbose", "--max-error", "--target", "--calibration-samples", "--cache-dir",
+            "--no-cache", "--no-latency-guard", "--tucker-ranks", "Exit codes: 0 success; 1",
         ];
         foreach (var option in options)
         {
@@ -88,6 +89,24 @@ public sealed class CommandTests : IDisposable
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
         Assert.Equal(1, doc.RootElement.GetProperty("schemaVersion").GetInt32());
         Assert.Contains("<html", File.ReadAllText(html), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void Optimize_under_an_error_budget_plans_ranks_meets_the_budget_and_reports_the_plan()
+    {
+        var output = _dir.File("budget.onnx");
+        var json = _dir.File("budget.json");
+        var run = CliProcess.Run("optimize", CliProcess.TestModel("cnn.onnx"), "-o", output, "--max-error", "0.02", "--target", "params",
+            "--cache-dir", _dir.File("cache"), "--validate", "--runs", "3", "--report", json);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("Budget plan (relative L2 error ≤ 0.02, target params)", run.Stdout);
+        Assert.Contains("PASS", run.Stdout);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var planning = doc.RootElement.GetProperty("planning");
+        Assert.True(planning.GetProperty("finalError").GetDouble() <= 0.02);
+        Assert.True(doc.RootElement.GetProperty("outputs")[0].GetProperty("relL2Error").GetDouble() <= 0.02);
+        Assert.True(new FileInfo(output).Length < new FileInfo(CliProcess.TestModel("cnn.onnx")).Length);
     }
 
     [Fact]
