@@ -24,7 +24,7 @@ internal static class ReportWriter
         if (htmlPath is not null)
         {
             Paths.EnsureFolder(htmlPath);
-            HtmlReport.WriteFile(result, htmlPath);
+            HtmlReport.WriteFile(result, htmlPath, plan);
             output.Line($"HTML report: {htmlPath}");
         }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using OnnxFactorize.Passes;
+using OnnxFactorize.Planning;
 using OnnxFactorize.Validation;
 
 namespace OnnxFactorize.Reports;
@@ -22,8 +23,9 @@ public static class HtmlReport
         .curve{fill:none;stroke:#3572b0;stroke-width:1.5}.rank-marker{stroke:#c62828;stroke-width:1.5}.axis{stroke:#888}
         """;
 
-    /// <summary>The report as an HTML string.</summary>
-    public static string Render(ValidationResult result)
+    /// <summary>The report as an HTML string; with a budget <paramref name="plan"/>, a section lists each node's measured
+    /// ladder, the rank chosen and why.</summary>
+    public static string Render(ValidationResult result, BudgetPlan? plan = null)
     {
         ArgumentNullException.ThrowIfNull(result);
         var h = new StringBuilder();
@@ -38,13 +40,33 @@ public static class HtmlReport
         LatencyChart(h, result);
         h.Append("</div></section>\n");
         Nodes(h, result);
+        Plan(h, plan);
         Spectra(h, result);
         h.Append("</body></html>\n");
         return h.ToString();
     }
 
     /// <summary>Writes the report to a file.</summary>
-    public static void WriteFile(ValidationResult result, string path) => File.WriteAllText(path, Render(result), new UTF8Encoding(false));
+    public static void WriteFile(ValidationResult result, string path, BudgetPlan? plan = null) =>
+        File.WriteAllText(path, Render(result, plan), new UTF8Encoding(false));
+
+    private static void Plan(StringBuilder h, BudgetPlan? plan)
+    {
+        if (plan is null)
+        {
+            return;
+        }
+
+        h.Append(CultureInfo.InvariantCulture, $"<section id=\"plan\"><h2>Budget plan</h2><p>{E(plan.Budget)}, target {E(plan.Target.ToString().ToLowerInvariant())}: measured error {G(plan.FinalError)} on {plan.SampleCount} calibration sample(s).</p>");
+        h.Append("<table><thead><tr><th>Node</th><th>Op</th><th>Ladder (rank: output error)</th><th>Chosen rank</th><th>Why</th></tr></thead><tbody>");
+        foreach (var n in plan.Nodes)
+        {
+            var ladder = string.Join(", ", n.Ladder.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Rank}: {G(p.Error)}")));
+            h.Append(CultureInfo.InvariantCulture, $"<tr><td>{E(n.NodeName)}</td><td>{E(n.OpType)}</td><td>{E(ladder)}</td><td>{(n.ChosenRank > 0 ? n.ChosenRank.ToString(CultureInfo.InvariantCulture) : "–")}</td><td>{E(n.Reason)}</td></tr>");
+        }
+
+        h.Append("</tbody></table></section>\n");
+    }
 
     private static void Summary(StringBuilder h, ValidationResult r)
     {
