@@ -13,6 +13,7 @@ public sealed partial class FactorizeOnnxModel : ToolTask
     private readonly List<string> _stdout = [];
     private readonly List<string> _stderr = [];
     private ModelOptions? _options;
+    private bool _promotedWarning;
 
     /// <summary>The work item from <see cref="PrepareOnnxFactorize"/> (metadata: options, OutputFile, ReportFile, SourceItem).</summary>
     [Required]
@@ -81,7 +82,7 @@ public sealed partial class FactorizeOnnxModel : ToolTask
             ReportSuccess();
         }
 
-        if (Log.HasLoggedErrors)
+        if (Log.HasLoggedErrors || _promotedWarning)
         {
             // Also when a warning was promoted by -warnaserror: no output means the next build runs the tool again
             // instead of taking the failed model as up to date.
@@ -157,19 +158,21 @@ public sealed partial class FactorizeOnnxModel : ToolTask
     {
         foreach (var line in _stderr.Where(l => l.Trim().Length > 0))
         {
-            Log.LogWarning(null, Diagnostics.ToolWarning, null, Source, 0, 0, 0, 0, $"{DisplayName}: {line.Trim()}");
+            Warn(Diagnostics.ToolWarning, $"{DisplayName}: {line.Trim()}");
         }
 
-        var summary = _stdout.Select(l => SummaryPattern().Match(l)).FirstOrDefault(m => m.Success);
+        // The tool wraps long lines at a space (its plain console is 160 columns wide): join them back before matching.
+        var match = SummaryPattern().Match(string.Join(' ', _stdout.Select(l => l.Trim())));
+        var summary = match.Success ? match : null;
         var report = _options!.Validate ? ValidationReport.TryRead(ReportFile) : null;
         var verdict = _options.Validate ? "; validation passed" : "";
         Log.LogMessage(MessageImportance.High, summary is null
             ? $"onnx-factorize: {DisplayName} -> {OutputFile}{verdict}"
             : $"onnx-factorize: {DisplayName}: {summary.Groups["summary"].Value}{verdict}");
 
-        if (summary is not null && summary.Groups["summary"].Value.Contains("written unchanged", StringComparison.Ordinal))
+        if (summary is not null && summary.Groups["unchanged"].Success)
         {
-            Log.LogWarning(null, Diagnostics.NothingFactorized, null, Source, 0, 0, 0, 0,
+            Warn(Diagnostics.NothingFactorized,
                 $"{DisplayName}: no node was factorized, so the model is copied unchanged; lower Energy, set Rank/RankRatio/Compression, or check Ops/Only/Exclude.");
         }
         else if (report is { Skipped.Count: > 0 })
@@ -177,14 +180,14 @@ public sealed partial class FactorizeOnnxModel : ToolTask
             const int Shown = 3;
             var listed = string.Join("; ", report.Skipped.Take(Shown).Select(n => $"{n.Name} ({n.Op}): {n.Reason}"));
             var more = report.Skipped.Count > Shown ? $"; and {report.Skipped.Count - Shown} more (see the report {ReportFile})" : "";
-            Log.LogWarning(null, Diagnostics.NodesSkipped, null, Source, 0, 0, 0, 0,
+            Warn(Diagnostics.NodesSkipped,
                 $"{DisplayName}: {report.Skipped.Count} of {report.NodeCount} node(s) left unfactorized: {listed}{more}");
         }
         else if (report is null && summary is not null
             && int.Parse(summary.Groups["done"].Value, CultureInfo.InvariantCulture) is var done
             && int.Parse(summary.Groups["total"].Value, CultureInfo.InvariantCulture) is var total && done < total)
         {
-            Log.LogWarning(null, Diagnostics.NodesSkipped, null, Source, 0, 0, 0, 0,
+            Warn(Diagnostics.NodesSkipped,
                 $"{DisplayName}: {total - done} of {total} node(s) left unfactorized; the build log at -v:n lists each with its reason.");
         }
     }
@@ -206,6 +209,14 @@ public sealed partial class FactorizeOnnxModel : ToolTask
             Log.LogError(null, Diagnostics.ThresholdFailed, null, Source, 0, 0, 0, 0,
                 $"{DisplayName}: validation failed: {failure.Message}{limit}. The factorized model was not kept; keep more energy (Energy, Rank, RankRatio) or relax the threshold.");
         }
+    }
+
+    /// <summary>Logs a warning at the model file and notes whether -warnaserror (or WarningsAsErrors) turns it into an
+    /// error, which fails the build although the task itself succeeded.</summary>
+    private void Warn(string code, string message)
+    {
+        Log.LogWarning(null, code, null, Source, 0, 0, 0, 0, message);
+        _promotedWarning |= BuildEngine is IBuildEngine8 engine && engine.ShouldTreatWarningAsError(code);
     }
 
     private void DeleteOutputs()
@@ -231,6 +242,6 @@ public sealed partial class FactorizeOnnxModel : ToolTask
         return flag is null ? "" : $" ({flag.Flag} is the {flag.Name} metadata)";
     }
 
-    [GeneratedRegex(@": (?<summary>(?<done>\d+) of (?<total>\d+) node\(s\) factorized.*)$")]
+    [GeneratedRegex(@"(?<summary>(?<done>\d+) of (?<total>\d+) node\(s\) factorized \([^)]*\), parameters \S+ -> \S+ \([^)]*\)(?<unchanged>; no node selected or worth factorizing, the model was written unchanged)?)")]
     private static partial Regex SummaryPattern();
 }

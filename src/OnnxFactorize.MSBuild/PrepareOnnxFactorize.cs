@@ -66,11 +66,10 @@ public sealed class PrepareOnnxFactorize : Microsoft.Build.Utilities.Task
             var targetPath = model.GetMetadata("TargetPath") is { Length: > 0 } assigned ? assigned : Path.GetFileName(source);
             if (!Enabled)
             {
-                if (!candidates[source].Any(IsCopied))
-                {
-                    copies.Add(CopyItem(source, targetPath));
-                }
-
+                // Copied when different (not when newer): a factorized model left in the output by an earlier build is
+                // newer than the original and must still be replaced.
+                removes.AddRange(candidates[source]);
+                copies.Add(CopyItem(source, targetPath));
                 continue;
             }
 
@@ -199,9 +198,6 @@ public sealed class PrepareOnnxFactorize : Microsoft.Build.Utilities.Task
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.WriteAllText(path, text, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
     }
-
-    private static bool IsCopied(ITaskItem item) =>
-        item.GetMetadata("CopyToOutputDirectory") is { Length: > 0 } copy && !copy.Equals("Never", StringComparison.OrdinalIgnoreCase);
 
     private static TaskItem CopyItem(string file, string targetPath)
     {
