@@ -23,12 +23,13 @@ internal static class AnalyzeCommand
         }
 
         var model = OnnxModel.Load(modelPath);
-        var analysis = output.WithNodeProgress("Analyzing", progress => ModelAnalyzer.Analyze(model, options, progress, cancellationToken));
+        var shapes = ShapeProbe.TryMeasure(model, o.Dims(parsed), output);
+        var analysis = output.WithNodeProgress("Analyzing", progress => ModelAnalyzer.Analyze(model, options, progress, cancellationToken, measuredShapes: shapes));
         cancellationToken.ThrowIfCancellationRequested();
         output.Write(Table(analysis));
         foreach (var op in analysis.OpsWithoutPass)
         {
-            output.Line($"note: {op} nodes are not analyzed: this build has no {op} factorization pass (Gemm/MatMul SVD only).");
+            output.Line($"note: {op} nodes are not analyzed: this build has no {op} factorization pass.");
         }
 
         if (jsonPath is not null)

@@ -92,6 +92,7 @@ internal static class CliApp
         analyze.Add(new Argument<string>("model") { Description = "The .onnx model to analyze." });
         analyze.Add(o.Json);
         AddAll(analyze, o.FactorizeSet);
+        analyze.Add(o.Dim);
         root.Add(analyze);
 
         var compare = new Command("compare", "Run two models with the same inputs and outputs in ONNX Runtime and check thresholds.");

@@ -35,6 +35,8 @@ internal sealed class CliOptions
 
     public Option<string?> Exclude { get; } = new("--exclude") { Description = "Leave nodes whose name matches this regular expression.", HelpName = "regex" };
 
+    public Option<string> TuckerRanks { get; } = new("--tucker-ranks") { Description = "How Tucker-2 picks its two ranks: policy (the rank policy on each unfolding) or vbmf (variational Bayesian estimate, Kim et al. 2015).", DefaultValueFactory = _ => "policy", HelpName = "policy|vbmf" };
+
     public Option<bool> AllowOverridableWeights { get; } = new("--allow-overridable-weights") { Description = "Also factorize initializers that are listed as graph inputs." };
 
     public Option<bool> ExternalData { get; } = new("--external-data") { Description = "Store large tensors in a .data file next to the output model." };
@@ -74,7 +76,7 @@ internal sealed class CliOptions
     /// <summary>The options that pick a rank policy; at most one may be given.</summary>
     private IEnumerable<Option> PolicyOptions => [Energy, Rank, RankRatio, Compression];
 
-    public IEnumerable<Option> FactorizeSet => [.. PolicyOptions, Method, RankMultiple, Op, Only, Exclude, AllowOverridableWeights, Seed];
+    public IEnumerable<Option> FactorizeSet => [.. PolicyOptions, Method, TuckerRanks, RankMultiple, Op, Only, Exclude, AllowOverridableWeights, Seed];
 
     public IEnumerable<Option> ValidationSet => [Inputs, Labels, Dim, Runs, Threads, MaxRelError, MaxAbsError, MinCosine, MinTop1Agreement, MaxAccuracyDrop, MinSpeedup, Report, Html];
 
@@ -100,6 +102,12 @@ internal sealed class CliOptions
             Only = ToRegex(result.GetValue(Only), "--only"),
             Exclude = ToRegex(result.GetValue(Exclude), "--exclude"),
             AllowOverridableWeights = result.GetValue(AllowOverridableWeights),
+            TuckerRanks = (result.GetValue(TuckerRanks) ?? "policy") switch
+            {
+                "policy" => TuckerRankEstimate.Policy,
+                "vbmf" => TuckerRankEstimate.Vbmf,
+                var other => throw new OnnxFactorizeException($"--tucker-ranks '{other}' is unknown; use policy or vbmf."),
+            },
             Svd = new SvdOptions { Seed = result.GetValue(Seed) },
         };
         return options.Validate();
@@ -145,7 +153,10 @@ internal sealed class CliOptions
 
     /// <summary>Whether any validation-only option was given (they need --validate on optimize).</summary>
     public string? FirstValidationOptionGiven(ParseResult result) =>
-        ValidationSet.FirstOrDefault(o => result.GetResult(o) is { Implicit: false })?.Name;
+        ValidationSet.Where(o => o != Dim).FirstOrDefault(o => result.GetResult(o) is { Implicit: false })?.Name;
+
+    /// <summary>The --dim bindings, also used without --validate to measure shapes for FLOP counts.</summary>
+    public IReadOnlyDictionary<string, long> Dims(ParseResult result) => InputOptions.ParseDims(result.GetValue(Dim) ?? []);
 
     private static string[] SplitList(string value) =>
         value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using OnnxFactorize.Passes;
+using OnnxFactorize.Validation;
 using Spectre.Console;
 
 namespace OnnxFactorize.Cli;
@@ -8,8 +9,11 @@ namespace OnnxFactorize.Cli;
 /// progress) when stdout is redirected, and almost nothing with --quiet.</summary>
 internal sealed class CliOutput
 {
+    private readonly TextWriter _stdout;
+
     public CliOutput(TextWriter stdout, bool plain, bool quiet, bool verbose)
     {
+        _stdout = stdout;
         Plain = plain;
         Quiet = quiet;
         Verbose = verbose;
@@ -44,12 +48,26 @@ internal sealed class CliOutput
     {
         if (!Quiet)
         {
-            Console.WriteLine(text);
+            WriteLine(text);
         }
     }
 
     /// <summary>The one line --quiet keeps.</summary>
-    public void Summary(string text) => Console.WriteLine(text);
+    public void Summary(string text) => WriteLine(text);
+
+    // Plain output is for logs and scripts: a message stays one line whatever its length (Spectre would wrap it at the
+    // profile width).
+    private void WriteLine(string text)
+    {
+        if (Plain)
+        {
+            _stdout.WriteLine(text);
+        }
+        else
+        {
+            Console.WriteLine(text);
+        }
+    }
 
     /// <summary>Renders a table or other widget (suppressed by --quiet).</summary>
     public void Write(Spectre.Console.Rendering.IRenderable renderable)
@@ -62,7 +80,28 @@ internal sealed class CliOutput
 
     /// <summary>Runs <paramref name="work"/> with a progress bar over the engine's per-node progress (a bar on a terminal,
     /// one start line otherwise).</summary>
-    public T WithNodeProgress<T>(string title, Func<IProgress<FactorizeProgress>?, T> work)
+    public T WithNodeProgress<T>(string title, Func<IProgress<FactorizeProgress>?, T> work) =>
+        WithBars(title, work, (bar, p) =>
+        {
+            var task = bar(title);
+            task.MaxValue = Math.Max(p.Total, 1);
+            task.Value = p.Done;
+            task.Description = p.NodeName.Length > 0 ? $"{title} {Markup.Escape(p.NodeName)} ({p.Done + 1}/{p.Total})" : $"{title} ({p.Total} nodes)";
+        });
+
+    /// <summary>Runs a validation with one bar per phase (accuracy samples, latency runs) on a terminal, one start line
+    /// otherwise.</summary>
+    public T WithValidationProgress<T>(string title, Func<IProgress<ValidationProgress>?, T> work) =>
+        WithBars(title, work, (bar, p) =>
+        {
+            var task = bar(p.Phase == "latency" ? "Timing both models (interleaved)" : Markup.Escape(title));
+            task.MaxValue = Math.Max(p.Total, 1);
+            task.Value = p.Done;
+        });
+
+    /// <summary>Live bars on a terminal (one per name <paramref name="report"/> asks for, completed at the end), else one
+    /// start line and no progress.</summary>
+    private T WithBars<TProgress, T>(string title, Func<IProgress<TProgress>?, T> work, Action<Func<string, ProgressTask>, TProgress> report)
     {
         if (!Live)
         {
@@ -75,28 +114,26 @@ internal sealed class CliOutput
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
             .Start(context =>
             {
-                var task = context.AddTask(title, maxValue: 1);
-                var result = work(new SyncProgress<FactorizeProgress>(p =>
+                var tasks = new Dictionary<string, ProgressTask>(StringComparer.Ordinal);
+                ProgressTask Bar(string name)
                 {
-                    task.MaxValue = Math.Max(p.Total, 1);
-                    task.Value = p.Done;
-                    task.Description = p.NodeName.Length > 0 ? $"{title} {Markup.Escape(p.NodeName)} ({p.Done + 1}/{p.Total})" : $"{title} ({p.Total} nodes)";
-                }));
-                task.Value = task.MaxValue;
+                    if (!tasks.TryGetValue(name, out var task))
+                    {
+                        task = context.AddTask(name, maxValue: 1);
+                        tasks[name] = task;
+                    }
+
+                    return task;
+                }
+
+                var result = work(new SyncProgress<TProgress>(p => report(Bar, p)));
+                foreach (var task in tasks.Values)
+                {
+                    task.Value = task.MaxValue;
+                }
+
                 return result;
             });
-    }
-
-    /// <summary>Runs <paramref name="work"/> under a spinner on a terminal (validation reports no finer progress).</summary>
-    public T WithStatus<T>(string title, Func<T> work)
-    {
-        if (!Live)
-        {
-            Line($"{title}…");
-            return work();
-        }
-
-        return Console.Status().Start(Markup.Escape(title), _ => work());
     }
 
     public static string Count(long value) => value switch

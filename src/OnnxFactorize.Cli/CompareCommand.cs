@@ -24,7 +24,7 @@ internal static class CompareCommand
             }
         }
 
-        var result = output.WithStatus("Validating in ONNX Runtime", () => ModelValidator.Compare(a, b, options));
+        var result = output.WithValidationProgress("Validating in ONNX Runtime", progress => ModelValidator.Compare(a, b, options, null, progress, cancellationToken));
         cancellationToken.ThrowIfCancellationRequested();
         return ReportWriter.Finish(result, parsed.GetValue(o.Report), parsed.GetValue(o.Html), output);
     }

@@ -27,8 +27,15 @@ internal static class OptimizeCommand
         var htmlPath = parsed.GetValue(o.Html);
 
         var model = OnnxModel.Load(modelPath);
+        if (validation is not null)
+        {
+            // Unbound dims and bad input files are reported before any work, and before anything is written.
+            ModelValidator.CheckInputs(modelPath, validation);
+        }
+
         cancellationToken.ThrowIfCancellationRequested();
-        var result = output.WithNodeProgress("Decomposing", progress => Factorizer.Run(model, factorize, progress, cancellationToken));
+        var shapes = ShapeProbe.TryMeasure(model, o.Dims(parsed), output);
+        var result = output.WithNodeProgress("Decomposing", progress => Factorizer.Run(model, factorize, progress, cancellationToken, measuredShapes: shapes));
 
         // Last point where Ctrl+C leaves nothing behind; Save itself is atomic (temporary file, then rename).
         cancellationToken.ThrowIfCancellationRequested();
@@ -58,7 +65,7 @@ internal static class OptimizeCommand
         }
 
         output.Line(line);
-        var report = output.WithStatus("Validating in ONNX Runtime", () => ModelValidator.Compare(modelPath, outputPath, validation, result.Decisions));
+        var report = output.WithValidationProgress("Validating in ONNX Runtime", progress => ModelValidator.Compare(modelPath, outputPath, validation, result.Decisions, progress, cancellationToken));
         cancellationToken.ThrowIfCancellationRequested();
         return ReportWriter.Finish(report, reportPath, htmlPath, output);
     }

@@ -24,6 +24,7 @@ public sealed class BadInputTests : IDisposable
         { "abc", ["optimize", "{mlp}", "-o", "{out}", "--energy", "abc"] },
         { "energy must be in (0, 1], got 1.5", ["optimize", "{mlp}", "-o", "{out}", "--energy", "1.5"] },
         { "rank-multiple must be at least 1", ["optimize", "{mlp}", "-o", "{out}", "--rank-multiple", "0"] },
+        { "--tucker-ranks 'magic' is unknown", ["optimize", "{mlp}", "-o", "{out}", "--tucker-ranks", "magic"] },
         { "method 'qr' is unknown", ["optimize", "{mlp}", "-o", "{out}", "--method", "qr"] },
         { "op 'Add' is not supported", ["optimize", "{mlp}", "-o", "{out}", "--op", "Gemm,Add"] },
         { "--only '(' is not a valid regular expression", ["optimize", "{mlp}", "-o", "{out}", "--only", "("] },

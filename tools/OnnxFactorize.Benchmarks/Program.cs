@@ -7,6 +7,21 @@ if (args.Length > 0 && args[0] == "svd-compare")
     return SvdCompare.Run(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "budget-table")
+{
+    return BudgetBench.Table(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "budget-ladders")
+{
+    return BudgetBench.Ladders(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "budget-search")
+{
+    return BudgetBench.Search(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "gemm")
 {
     return GemmProbe.Run(args[1..]);

@@ -4,7 +4,7 @@ using OnnxFactorize.Decomposition;
 
 namespace OnnxFactorize.Benchmarks;
 
-/// <summary>`svd-compare [dir] [repeats]`: factors the matrices listed in dir/manifest.json (written by
+/// <summary>`svd-compare [dir] [repeats] [power-iterations]`: factors the matrices listed in dir/manifest.json (written by
 /// tools/svd-compare/compare.py) and prints one JSON object per matrix with time and Frobenius error.</summary>
 internal static class SvdCompare
 {
@@ -12,6 +12,7 @@ internal static class SvdCompare
     {
         var dir = args.Length > 0 ? args[0] : "/tmp/svd-compare";
         var repeats = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 3;
+        var options = new SvdOptions { PowerIterations = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : -1 };
         using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json")));
         var results = new List<Dictionary<string, object>>();
         foreach (var entry in manifest.RootElement.EnumerateArray())
@@ -25,12 +26,12 @@ internal static class SvdCompare
             Buffer.BlockCopy(bytes, 0, a, 0, bytes.Length);
 
             // Warm-up (JIT, thread pool), then the best of `repeats` timed runs, as the Python side does.
-            var result = TruncatedSvd.Compute(a, rows, cols, rank);
+            var result = TruncatedSvd.Compute(a, rows, cols, rank, options);
             var best = double.MaxValue;
             for (var r = 0; r < repeats; r++)
             {
                 var sw = Stopwatch.StartNew();
-                result = TruncatedSvd.Compute(a, rows, cols, rank);
+                result = TruncatedSvd.Compute(a, rows, cols, rank, options);
                 best = Math.Min(best, sw.Elapsed.TotalSeconds);
             }
 

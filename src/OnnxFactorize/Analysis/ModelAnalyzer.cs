@@ -79,7 +79,8 @@ public static class ModelAnalyzer
 
     /// <summary>Analyzes <paramref name="model"/>; the model is not modified.</summary>
     public static ModelAnalysis Analyze(OnnxModel model, FactorizeOptions options, IProgress<FactorizeProgress>? progress = null,
-        CancellationToken cancellationToken = default, IReadOnlyList<IFactorizationPass>? passes = null)
+        CancellationToken cancellationToken = default, IReadOnlyList<IFactorizationPass>? passes = null,
+        IReadOnlyDictionary<string, long[]>? measuredShapes = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
@@ -87,7 +88,7 @@ public static class ModelAnalyzer
         passes ??= Factorizer.DefaultPasses;
 
         // The passes rewrite this scratch graph as they decide; it is thrown away, so the caller's model stays untouched.
-        var graph = ModelGraph.Import(model);
+        var graph = Import(model, measuredShapes);
         var context = new PassContext(graph, options, cancellationToken);
         var candidates = Factorizer.Candidates(graph, options, passes)
             .Where(c => options.IncludesName(c.Node.Name.Length > 0 ? c.Node.Name : PassContext.Label(c.Node)))
@@ -98,6 +99,7 @@ public static class ModelAnalyzer
             .Select(n => n.OpType)
             .Distinct(StringComparer.Ordinal)
             .ToList();
+        var alternatives = ConvAlternatives(model, options, passes, measuredShapes, cancellationToken);
         var nodes = new List<NodeAnalysis>();
         for (var i = 0; i < candidates.Count; i++)
         {
@@ -107,6 +109,9 @@ public static class ModelAnalyzer
             var energyRanks = EnergyRanksOf(node, context, cancellationToken);
             var decision = pass.Apply(node, context);
             var factorized = decision.Status == DecisionStatus.Factorized;
+            var estimates = alternatives.TryGetValue(decision.NodeName, out var byMethod)
+                ? byMethod
+                : factorized ? [Estimate(decision)] : [];
             nodes.Add(new NodeAnalysis
             {
                 NodeName = decision.NodeName,
@@ -121,8 +126,8 @@ public static class ModelAnalyzer
                     ? decision.BreakEvenRank
                     : RankSelection.BreakEvenRank((int)decision.WeightShape[0], (int)decision.WeightShape[1]),
                 WouldFactorize = factorized,
-                Reason = decision.Reason,
-                Methods = factorized ? [new MethodEstimate(decision.Method, decision.Rank, decision.ParamsAfter, decision.FlopsAfter, decision.WeightRelError)] : [],
+                Reason = factorized ? $"{decision.Method}: {decision.Reason}" : decision.Reason,
+                Methods = estimates,
             });
         }
 
@@ -130,17 +135,81 @@ public static class ModelAnalyzer
         return new ModelAnalysis { Model = model.SourcePath ?? model.Name, Policy = options.RankPolicy.ToString(), Nodes = nodes, OpsWithoutPass = withoutPass };
     }
 
-    // Singular values do not change under transposition, so the weight's stored orientation is used as is.
-    private static IReadOnlyList<EnergyRank> EnergyRanksOf(Node node, PassContext context, CancellationToken cancellationToken)
+    /// <summary>Methods whose savings are estimated per Conv node, each on its own scratch graph.</summary>
+    private static readonly string[] ConvMethods = ["svd", "tucker2", "spatial-svd", "depthwise"];
+
+    private static ModelGraph Import(OnnxModel model, IReadOnlyDictionary<string, long[]>? measuredShapes)
     {
-        var index = node.OpType == "MatMul" && node.Inputs.Count > 1 && node.Inputs[1] is { } b && PassContext.ConstantTensor(b) is null ? 0 : 1;
-        if (index >= node.Inputs.Count || node.Inputs[index] is not { } input || PassContext.ShapeOf(input) is not { Count: 2 } shape
-            || context.TryReadWeight(node, index, out _, out var values) is not null || values.Length != shape[0] * shape[1])
+        var graph = ModelGraph.Import(model);
+        if (measuredShapes is not null)
+        {
+            graph.AddMeasuredShapes(measuredShapes);
+        }
+
+        return graph;
+    }
+
+    private static MethodEstimate Estimate(FactorizationDecision d) => new(d.Method, d.Rank, d.ParamsAfter, d.FlopsAfter, d.WeightRelError);
+
+    /// <summary>For each Conv candidate, what every Conv method would do under the same policy (factorized outcomes only).</summary>
+    private static Dictionary<string, IReadOnlyList<MethodEstimate>> ConvAlternatives(OnnxModel model, FactorizeOptions options,
+        IReadOnlyList<IFactorizationPass> passes, IReadOnlyDictionary<string, long[]>? measuredShapes, CancellationToken cancellationToken)
+    {
+        var result = new Dictionary<string, List<MethodEstimate>>(StringComparer.Ordinal);
+        if (!options.IncludesOp("Conv") || !passes.Any(p => p.OpType == "Conv"))
         {
             return [];
         }
 
-        var svd = TruncatedSvd.ComputeExact(values, (int)shape[0], (int)shape[1], cancellationToken);
+        foreach (var method in ConvMethods)
+        {
+            var scratch = Import(model, measuredShapes);
+            var context = new PassContext(scratch, options with { Methods = [method] }, cancellationToken);
+            foreach (var (node, pass) in Factorizer.Candidates(scratch, options, passes).Where(c => c.Node.OpType == "Conv").ToList())
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var label = PassContext.Label(node);
+                if (!options.IncludesName(node.Name.Length > 0 ? node.Name : label))
+                {
+                    continue;
+                }
+
+                var decision = pass.Apply(node, context);
+                if (!result.TryGetValue(decision.NodeName, out var list))
+                {
+                    result[decision.NodeName] = list = [];
+                }
+
+                if (decision.Status == DecisionStatus.Factorized)
+                {
+                    list.Add(Estimate(decision));
+                }
+            }
+        }
+
+        return result.ToDictionary(p => p.Key, p => (IReadOnlyList<MethodEstimate>)p.Value, StringComparer.Ordinal);
+    }
+
+    // Singular values do not change under transposition, so the weight's stored orientation is used as is; a Conv kernel
+    // is viewed as the C_out × (C_in/g·Πk) matrix.
+    private static IReadOnlyList<EnergyRank> EnergyRanksOf(Node node, PassContext context, CancellationToken cancellationToken)
+    {
+        var index = node.OpType == "MatMul" && node.Inputs.Count > 1 && node.Inputs[1] is { } b && PassContext.ConstantTensor(b) is null ? 0 : 1;
+        if (index >= node.Inputs.Count || node.Inputs[index] is not { } input || PassContext.ShapeOf(input) is not { Count: >= 2 } stored
+            || (node.OpType != "Conv" && stored.Count != 2)
+            || context.TryReadWeight(node, index, out _, out var values) is not null)
+        {
+            return [];
+        }
+
+        var rows = (int)stored[0];
+        var cols = values.Length / Math.Max(rows, 1);
+        if ((long)rows * cols != values.Length || rows == 0 || cols == 0)
+        {
+            return [];
+        }
+
+        var svd = TruncatedSvd.ComputeExact(values, rows, cols, cancellationToken);
         return [.. EnergyLevels.Select(level => new EnergyRank(level, RankPolicy.Energy(level).SelectRank(svd.S, svd.FrobeniusNormSquared, svd.Rows, svd.Cols)))];
     }
 }

@@ -84,31 +84,39 @@ public static class MatrixOps
         var rsB = transB ? 1 : n;
         var csB = transB ? k : 1;
 
+        // All of op(B) is packed up front (block p0 starts at p0·nPanels·Nr), so one parallel loop runs each C tile over
+        // the whole k range: a single synchronization per product, and each C element summed in a fixed order.
         var nPanels = (n + Nr - 1) / Nr;
-        var packed = ArrayPool<float>.Shared.Rent(nPanels * Nr * Math.Min(Kc, k));
+        var packed = ArrayPool<float>.Shared.Rent(nPanels * Nr * k);
         try
         {
+            for (var p0 = 0; p0 < k; p0 += Kc)
+            {
+                PackB(b, rsB, csB, p0, Math.Min(Kc, k - p0), n, packed, p0 * nPanels * Nr);
+            }
+
             var rowBlocks = (m + Mc - 1) / Mc;
             var colBlocks = (n + Nc - 1) / Nc;
             var tiles = rowBlocks * colBlocks;
             var work = (long)m * n * k;
             var dop = maxDegreeOfParallelism <= 0 ? Environment.ProcessorCount : maxDegreeOfParallelism;
-            for (var p0 = 0; p0 < k; p0 += Kc)
+            void RunTile(int t)
             {
-                var kc = Math.Min(Kc, k - p0);
-                PackB(b, rsB, csB, p0, kc, n, packed);
-                if (dop > 1 && tiles > 1 && work >= ParallelThreshold)
+                for (var p0 = 0; p0 < k; p0 += Kc)
                 {
-                    var options = new ParallelOptions { MaxDegreeOfParallelism = dop };
-                    var pStart = p0;
-                    Parallel.For(0, tiles, options, t => Tile(a, rsA, csA, packed, c, m, n, pStart, kc, t / colBlocks, t % colBlocks));
+                    Tile(a, rsA, csA, packed, p0 * nPanels * Nr, c, m, n, p0, Math.Min(Kc, k - p0), t / colBlocks, t % colBlocks);
                 }
-                else
+            }
+
+            if (dop > 1 && tiles > 1 && work >= ParallelThreshold)
+            {
+                Parallel.For(0, tiles, new ParallelOptions { MaxDegreeOfParallelism = dop }, RunTile);
+            }
+            else
+            {
+                for (var t = 0; t < tiles; t++)
                 {
-                    for (var t = 0; t < tiles; t++)
-                    {
-                        Tile(a, rsA, csA, packed, c, m, n, p0, kc, t / colBlocks, t % colBlocks);
-                    }
+                    RunTile(t);
                 }
             }
         }
@@ -119,14 +127,14 @@ public static class MatrixOps
     }
 
     // Packs op(B)[p0..p0+kc, :] as panels of Nr columns, each kc×Nr contiguous, zero-padded past n.
-    private static void PackB(float[] b, int rsB, int csB, int p0, int kc, int n, float[] packed)
+    private static void PackB(float[] b, int rsB, int csB, int p0, int kc, int n, float[] packed, int blockBase)
     {
         var nPanels = (n + Nr - 1) / Nr;
         for (var jp = 0; jp < nPanels; jp++)
         {
             var j0 = jp * Nr;
             var width = Math.Min(Nr, n - j0);
-            var dst = jp * kc * Nr;
+            var dst = blockBase + jp * kc * Nr;
             for (var p = 0; p < kc; p++)
             {
                 var row = dst + p * Nr;
@@ -151,7 +159,7 @@ public static class MatrixOps
         }
     }
 
-    private static void Tile(float[] a, int rsA, int csA, float[] packed, float[] c, int m, int n, int p0, int kc, int rowBlock, int colBlock)
+    private static void Tile(float[] a, int rsA, int csA, float[] packed, int blockBase, float[] c, int m, int n, int p0, int kc, int rowBlock, int colBlock)
     {
         var i0 = rowBlock * Mc;
         var i1 = Math.Min(m, i0 + Mc);
@@ -187,7 +195,7 @@ public static class MatrixOps
 
         for (var j = j0; j < j1; j += Nr)
         {
-            var panel = j / Nr * kc * Nr;
+            var panel = blockBase + j / Nr * kc * Nr;
             var width = Math.Min(Nr, n - j);
             for (var i = i0; i < i1; i += Mr)
             {

@@ -34,6 +34,9 @@ public abstract record RankPolicy
     /// <summary>Short description for reports, e.g. "energy 0.99".</summary>
     public abstract override string ToString();
 
+    /// <summary>The fraction of Σσ² kept, for an energy policy; null for the others.</summary>
+    public virtual double? EnergyFraction => null;
+
     private protected static string Format(double value) => value.ToString("G", CultureInfo.InvariantCulture);
 
     private static void CheckShape(int rows, int cols)
@@ -78,6 +81,8 @@ public abstract record RankPolicy
 
     private sealed record EnergyPolicy(double Fraction) : RankPolicy
     {
+        public override double? EnergyFraction => Fraction;
+
         // Beyond break-even the node is left alone, so one value past it is enough to know that.
         public override int RequiredSingularValues(int rows, int cols)
         {

@@ -15,11 +15,14 @@ public static class TruncatedSvd
 
     // Automatic power iterations stop once an iteration adds less captured energy than this fraction of what is still
     // missing, and never run more than AutomaticMaxIterations.
-    private const double AutomaticTolerance = 2e-3;
+    private const double AutomaticTolerance = 5e-4;
     private const int AutomaticMaxIterations = 10;
 
     // Enough CholQR passes to reach orthonormality from any conditioning the float Gram can resolve.
     private const int FullPasses = 4;
+
+    // Shift as a fraction of the smallest Ritz value σ_l(QᵀA)²: below the ½ of dashSVD to absorb estimation error.
+    private const double ShiftFraction = 0.4;
 
     /// <summary>Top-k SVD of the row-major rows×cols matrix; exact path for small matrices or k close to min(rows,cols), randomized otherwise. Deterministic for a seed.</summary>
     public static SvdResult Compute(ReadOnlySpan<float> matrix, int rows, int cols, int rank, SvdOptions? options = null, CancellationToken cancellationToken = default)
@@ -157,6 +160,8 @@ public static class TruncatedSvd
         var automatic = options.PowerIterations < 0;
         var maxIterations = automatic ? AutomaticMaxIterations : options.PowerIterations;
         var z = new float[n * l];
+        var r = new double[l * l];
+        var shift = 0.0;
         var previous = double.NaN;
         for (var iteration = 0; ; iteration++)
         {
@@ -180,8 +185,24 @@ public static class TruncatedSvd
                 previous = captured;
             }
 
-            var zq = Orthonormalizer.Orthonormalize(z, n, l, rng, 1, dop);
+            // Shifted power step (dashSVD, Feng et al. 2023): iterate with AAᵀ − αI instead of AAᵀ. With α at most half
+            // the smallest Ritz value σ_l(QᵀA)² ≤ σ_l(A)², every tail eigenvalue stays smaller in magnitude than the kept
+            // ones, while the ratio (σ_{l+1}² − α)/(σ_k² − α) that governs convergence shrinks: for slowly decaying
+            // spectra this converges ~1.5× faster per product. Zq = Z·T, so (AAᵀ − αI)·Q·T = A·Zq − α·Q·T.
+            var qt = (float[])q.Clone();
+            var zq = Orthonormalizer.Orthonormalize(z, n, l, rng, 1, dop, r, qt, m, out var qtExact);
+            var smallest = SmallestSingularValueSquared(r, l);
+            if (qtExact && smallest > 0)
+            {
+                shift = Math.Max(shift, ShiftFraction * smallest);
+            }
+
             MatrixOps.GemmCore(a, m, n, zq, l, y, transA: false, transB: false, dop);
+            if (qtExact && shift > 0)
+            {
+                TensorPrimitives.MultiplyAdd(qt, (float)-shift, y, y);
+            }
+
             q = Orthonormalizer.Orthonormalize(y, m, l, rng, 1, dop);
         }
 
@@ -197,7 +218,6 @@ public static class TruncatedSvd
 
         // Small SVD of B = QᵀA = Zᵀ: CholQR gives Z = Q_z R, so B = Rᵀ Q_zᵀ and only the l×l matrix Rᵀ needs an SVD,
         // here through the eigen-decomposition of RᵀR = BBᵀ in double. Rᵀ = U_r Σ V_rᵀ gives U = Q U_r, Vᵀ = (Q_z V_r)ᵀ.
-        var r = new double[l * l];
         var qz = Orthonormalizer.Orthonormalize(z, n, l, rng, FullPasses, dop, r);
         var rt = new double[l * l];
         for (var i = 0; i < l; i++)
@@ -288,6 +308,60 @@ public static class TruncatedSvd
                 original = Math.Sqrt(MatrixOps.Dot(row, row));
             }
         }
+    }
+
+    // Estimate of σ_min(R)² for upper-triangular R by inverse iteration on RᵀR (two triangular solves per step). The
+    // estimate approaches from above, which ShiftFraction absorbs; 0 when R is singular.
+    private static double SmallestSingularValueSquared(double[] r, int l)
+    {
+        for (var i = 0; i < l; i++)
+        {
+            if (!(Math.Abs(r[i * l + i]) > 0))
+            {
+                return 0.0;
+            }
+        }
+
+        var x = new double[l];
+        Array.Fill(x, 1.0 / Math.Sqrt(l));
+        var y = new double[l];
+        var estimate = 0.0;
+        for (var step = 0; step < 12; step++)
+        {
+            // Rᵀy = x (forward), then R x = y (backward).
+            for (var i = 0; i < l; i++)
+            {
+                var acc = x[i];
+                for (var p = 0; p < i; p++)
+                {
+                    acc -= r[p * l + i] * y[p];
+                }
+
+                y[i] = acc / r[i * l + i];
+            }
+
+            for (var i = l - 1; i >= 0; i--)
+            {
+                var acc = y[i];
+                for (var p = i + 1; p < l; p++)
+                {
+                    acc -= r[i * l + p] * x[p];
+                }
+
+                x[i] = acc / r[i * l + i];
+            }
+
+            var norm = Math.Sqrt(MatrixOps.Dot(x, x));
+            if (!double.IsFinite(norm) || norm == 0)
+            {
+                return 0.0;
+            }
+
+            estimate = 1.0 / norm;
+            TensorPrimitives.Multiply(x, 1.0 / norm, x);
+        }
+
+        return estimate;
     }
 
     private static SvdResult Truncate(SvdResult full, int k)

@@ -10,6 +10,7 @@ public sealed class ModelGraph
 {
     private readonly ModelProto _template;
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long[]> _measuredShapes = new(StringComparer.Ordinal);
 
     private ModelGraph(OnnxModel source)
     {
@@ -88,6 +89,19 @@ public sealed class ModelGraph
             }
         }
     }
+
+    /// <summary>Adds shapes measured outside the model (e.g. by running it once), used where the model declares none.</summary>
+    public void AddMeasuredShapes(IReadOnlyDictionary<string, long[]> shapes)
+    {
+        ArgumentNullException.ThrowIfNull(shapes);
+        foreach (var (name, shape) in shapes)
+        {
+            _measuredShapes[name] = shape;
+        }
+    }
+
+    /// <summary>A measured shape of the value named <paramref name="name"/>, or null.</summary>
+    public IReadOnlyList<long>? MeasuredShape(string name) => _measuredShapes.TryGetValue(name, out var shape) ? shape : null;
 
     /// <summary>A value or node name not used anywhere in the model: <paramref name="stem"/> itself if free, else stem_1, stem_2 …</summary>
     public string UniqueName(string stem)

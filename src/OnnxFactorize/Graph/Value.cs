@@ -47,7 +47,8 @@ public sealed class Value
     /// <summary>An initializer that is also a graph input, so callers can override it at run time: not a constant.</summary>
     public bool IsOverridableInitializer => Initializer is not null && IsGraphInput;
 
-    /// <summary>Static dims from <see cref="Info"/> or the initializer: null when unknown, -1 for a symbolic dim.</summary>
+    /// <summary>Static dims from the initializer, <see cref="Info"/>, or shapes measured for the model (<see cref="ModelGraph.AddMeasuredShapes"/>):
+    /// null when unknown, -1 for a symbolic dim.</summary>
     public IReadOnlyList<long>? Shape
     {
         get
@@ -57,8 +58,14 @@ public sealed class Value
                 return Initializer.Dims;
             }
 
-            var shape = Info?.Type?.TensorType?.Shape;
-            return shape?.Dim.Select(d => d.HasDimValue ? d.DimValue : -1).ToArray();
+            var declared = Info?.Type?.TensorType?.Shape?.Dim.Select(d => d.HasDimValue ? d.DimValue : -1).ToArray();
+            if (declared is not null && declared.All(d => d >= 0))
+            {
+                return declared;
+            }
+
+            // Measured shapes fill in what the model leaves unknown or symbolic.
+            return Graph.Model.MeasuredShape(Name) ?? declared;
         }
     }
 

@@ -25,6 +25,10 @@ public sealed record FactorizeOptions
     /// <summary>Methods allowed for Conv nodes ("auto" lets each node choose); Gemm/MatMul always use svd.</summary>
     public IReadOnlyList<string> Methods { get; init; } = ["auto"];
 
+    /// <summary>How Tucker-2 picks its two ranks when it is the chosen method (not under auto, which picks the cheapest
+    /// ranks meeting the error target).</summary>
+    public TuckerRankEstimate TuckerRanks { get; init; } = TuckerRankEstimate.Policy;
+
     /// <summary>Only nodes whose name matches are considered.</summary>
     public Regex? Only { get; init; }
 
@@ -33,6 +37,10 @@ public sealed record FactorizeOptions
 
     /// <summary>Also factorize initializers that are listed as graph inputs (callers could override them at run time).</summary>
     public bool AllowOverridableWeights { get; init; }
+
+    /// <summary>Per-node rank policies keyed by <see cref="PassContext.Label"/>; a listed node uses its own policy instead of
+    /// <see cref="RankPolicy"/> (e.g. <c>RankPolicy.Fixed(16)</c> to pin its rank). Budget planning fills this.</summary>
+    public IReadOnlyDictionary<string, RankPolicy> NodePolicies { get; init; } = new Dictionary<string, RankPolicy>();
 
     /// <summary>Settings of the SVD engine (seed, oversampling, power iterations).</summary>
     public SvdOptions Svd { get; init; } = new();
@@ -43,6 +51,14 @@ public sealed record FactorizeOptions
         if (RankPolicy is null)
         {
             throw new OnnxFactorizeException("a rank policy is required (energy, rank, rank-ratio or compression).");
+        }
+
+        foreach (var (node, policy) in NodePolicies)
+        {
+            if (string.IsNullOrEmpty(node) || policy is null)
+            {
+                throw new OnnxFactorizeException($"node rank override '{node}' needs a node name and a rank policy.");
+            }
         }
 
         if (RankMultiple < 1)
@@ -79,9 +95,35 @@ public sealed record FactorizeOptions
         return this;
     }
 
+    /// <summary>Pins the rank of each named node (name=rank), validated: every rank must be at least 1.</summary>
+    public FactorizeOptions WithNodeRanks(IEnumerable<KeyValuePair<string, int>> ranks)
+    {
+        ArgumentNullException.ThrowIfNull(ranks);
+        var policies = new Dictionary<string, RankPolicy>(NodePolicies, StringComparer.Ordinal);
+        foreach (var (node, rank) in ranks)
+        {
+            policies[node] = rank >= 1 ? RankPolicy.Fixed(rank) : throw new OnnxFactorizeException($"rank of node '{node}' must be at least 1, got {rank}.");
+        }
+
+        return this with { NodePolicies = policies };
+    }
+
+    /// <summary>The policy for the node labelled <paramref name="label"/>: its override, else <see cref="RankPolicy"/>.</summary>
+    public RankPolicy PolicyFor(string label) => NodePolicies.TryGetValue(label, out var policy) ? policy : RankPolicy;
+
     /// <summary>True when <paramref name="op"/> is enabled.</summary>
     public bool IncludesOp(string op) => Ops.Contains(op, StringComparer.Ordinal);
 
     /// <summary>True when the node name passes the only/exclude filters.</summary>
     public bool IncludesName(string name) => (Only is null || Only.IsMatch(name)) && (Exclude is null || !Exclude.IsMatch(name));
+}
+
+/// <summary>Rank estimate for the two modes of a Tucker-2 decomposition.</summary>
+public enum TuckerRankEstimate
+{
+    /// <summary>The rank policy applied to each unfolding's spectrum.</summary>
+    Policy,
+
+    /// <summary>Empirical variational Bayesian matrix factorization on each unfolding (Nakajima et al. 2013), as Kim et al. 2015 use.</summary>
+    Vbmf,
 }

@@ -1,3 +1,4 @@
+using OnnxFactorize.Decomposition;
 using OnnxFactorize.Graph;
 using OnnxFactorize.Onnx;
 
@@ -18,18 +19,26 @@ public sealed record FactorizationResult(OnnxModel Model, IReadOnlyList<Factoriz
 public static class Factorizer
 {
     /// <summary>The passes used when none are given: one per operator type.</summary>
-    public static IReadOnlyList<IFactorizationPass> DefaultPasses { get; } = [new GemmSvdPass(), new MatMulSvdPass()];
+    public static IReadOnlyList<IFactorizationPass> DefaultPasses { get; } = [new GemmSvdPass(), new MatMulSvdPass(), new ConvFactorizationPass()];
 
-    /// <summary>Factorizes <paramref name="model"/> with <paramref name="options"/>; the input model is not modified.</summary>
+    /// <summary>Factorizes <paramref name="model"/> with <paramref name="options"/>; the input model is not modified.
+    /// <paramref name="measuredShapes"/> (e.g. from <c>ModelCost.ValueShapes</c>) lets FLOPs be counted where the model
+    /// declares no intermediate shapes; <paramref name="svdCache"/> shares decompositions with other runs.</summary>
     public static FactorizationResult Run(OnnxModel model, FactorizeOptions options, IProgress<FactorizeProgress>? progress = null,
-        CancellationToken cancellationToken = default, IReadOnlyList<IFactorizationPass>? passes = null)
+        CancellationToken cancellationToken = default, IReadOnlyList<IFactorizationPass>? passes = null,
+        IReadOnlyDictionary<string, long[]>? measuredShapes = null, SvdCache? svdCache = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         passes ??= DefaultPasses;
         var graph = ModelGraph.Import(model);
-        var context = new PassContext(graph, options, cancellationToken);
+        if (measuredShapes is not null)
+        {
+            graph.AddMeasuredShapes(measuredShapes);
+        }
+
+        var context = new PassContext(graph, options, cancellationToken, svdCache);
         var candidates = Candidates(graph, options, passes);
         var decisions = new List<FactorizationDecision>();
         for (var i = 0; i < candidates.Count; i++)

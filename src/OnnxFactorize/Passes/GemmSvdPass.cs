@@ -16,16 +16,7 @@ public sealed class GemmSvdPass : IFactorizationPass
         ArgumentNullException.ThrowIfNull(node);
         ArgumentNullException.ThrowIfNull(context);
         var label = PassContext.Label(node);
-        FactorizationDecision Skip(string reason, IReadOnlyList<long>? shape = null) => new()
-        {
-            NodeName = label,
-            OpType = OpType,
-            GraphPath = node.Graph.Path,
-            Method = "svd",
-            Status = DecisionStatus.Skipped,
-            Reason = reason,
-            WeightShape = shape ?? [],
-        };
+        FactorizationDecision Skip(string reason, IReadOnlyList<long>? shape = null) => PassContext.Skipped(node, "svd", reason, shape);
 
         var opset = context.Model.OpsetVersion();
         if (opset is > 0 and < 7)
@@ -71,10 +62,10 @@ public sealed class GemmSvdPass : IFactorizationPass
         var aShape = PassContext.ShapeOf(node.Inputs[0]!);
         var m = aShape is { Count: 2 } ? Math.Max(transA ? aShape[1] : aShape[0], 1) : 1;
         var flopsBefore = 2 * m * k * n;
-        var plan = MatrixPlan.Create(context, weight!, values, k, n, transposed: transB, out var reason);
+        var plan = MatrixPlan.Create(context, node, weight!, values, k, n, transposed: transB, out var reason);
         if (plan is null)
         {
-            return Skip(reason, stored) with { ParamsBefore = (long)k * n, ParamsAfter = (long)k * n, FlopsBefore = flopsBefore, FlopsAfter = flopsBefore };
+            return Skip(reason, stored) with { FlopsBefore = flopsBefore, FlopsAfter = flopsBefore };
         }
 
         var rank = plan.Choice.Rank;

@@ -16,16 +16,7 @@ public sealed class MatMulSvdPass : IFactorizationPass
         ArgumentNullException.ThrowIfNull(node);
         ArgumentNullException.ThrowIfNull(context);
         var label = PassContext.Label(node);
-        FactorizationDecision Skip(string reason, IReadOnlyList<long>? shape = null) => new()
-        {
-            NodeName = label,
-            OpType = OpType,
-            GraphPath = node.Graph.Path,
-            Method = "svd",
-            Status = DecisionStatus.Skipped,
-            Reason = reason,
-            WeightShape = shape ?? [],
-        };
+        FactorizationDecision Skip(string reason, IReadOnlyList<long>? shape = null) => PassContext.Skipped(node, "svd", reason, shape);
 
         if (node.Inputs.Count != 2 || node.Inputs[0] is null || node.Inputs[1] is null)
         {
@@ -59,7 +50,7 @@ public sealed class MatMulSvdPass : IFactorizationPass
             return Skip(readError, weightShape);
         }
 
-        var plan = MatrixPlan.Create(context, weight!, values, rows, cols, transposed: false, out var reason);
+        var plan = MatrixPlan.Create(context, node, weight!, values, rows, cols, transposed: false, out var reason);
         var activationShape = PassContext.ShapeOf(node.Inputs[1 - weightIndex]!);
 
         // FLOPs: X·W with X [..., K] costs 2·(rows of X)·K·N; W·X with X [..., K, N] costs 2·M·K·(batch·N).
@@ -67,7 +58,7 @@ public sealed class MatMulSvdPass : IFactorizationPass
         var flopsBefore = 2 * otherCount * rows * cols;
         if (plan is null)
         {
-            return Skip(reason, weightShape) with { ParamsBefore = (long)rows * cols, ParamsAfter = (long)rows * cols, FlopsBefore = flopsBefore, FlopsAfter = flopsBefore };
+            return Skip(reason, weightShape) with { FlopsBefore = flopsBefore, FlopsAfter = flopsBefore };
         }
 
         var k = plan.Choice.Rank;

@@ -11,6 +11,18 @@ public sealed record MatrixPlan(SvdResult Svd, RankChoice Choice)
     public static MatrixPlan? Create(PassContext context, Value weight, float[] values, int rows, int cols, bool transposed, out string reason)
     {
         ArgumentNullException.ThrowIfNull(context);
+        return Create(context, context.Options.RankPolicy, weight, values, rows, cols, transposed, out reason);
+    }
+
+    /// <summary>Same as the other overload, with the policy of <paramref name="node"/> (its per-node override, if any).</summary>
+    public static MatrixPlan? Create(PassContext context, Node node, Value weight, float[] values, int rows, int cols, bool transposed, out string reason)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return Create(context, context.PolicyFor(node), weight, values, rows, cols, transposed, out reason);
+    }
+
+    private static MatrixPlan? Create(PassContext context, RankPolicy policy, Value weight, float[] values, int rows, int cols, bool transposed, out string reason)
+    {
         var options = context.Options;
         var breakEven = RankSelection.BreakEvenRank(rows, cols);
         if (breakEven < 1)
@@ -19,9 +31,9 @@ public sealed record MatrixPlan(SvdResult Svd, RankChoice Choice)
             return null;
         }
 
-        var needed = Math.Min(Math.Max(options.RankPolicy.RequiredSingularValues(rows, cols), 1), Math.Min(rows, cols));
+        var needed = Math.Min(Math.Max(policy.RequiredSingularValues(rows, cols), 1), Math.Min(rows, cols));
         var svd = context.Svd(weight, values, rows, cols, transposed, needed);
-        var choice = RankSelection.Choose(options.RankPolicy, svd.S, svd.FrobeniusNormSquared, rows, cols, options.RankMultiple);
+        var choice = RankSelection.Choose(policy, svd.S, svd.FrobeniusNormSquared, rows, cols, options.RankMultiple);
         if (!choice.Saves)
         {
             reason = choice.Explanation;

@@ -12,13 +12,20 @@ public sealed class PassContext
     private readonly Dictionary<(TensorProto Tensor, bool Transposed), SvdResult> _svds = new();
     private readonly Dictionary<(TensorProto Tensor, bool Transposed, int Rank, float Scale), (Value Left, Value Right)> _factors = new();
 
-    /// <summary>Creates a context over <paramref name="model"/>.</summary>
-    public PassContext(ModelGraph model, FactorizeOptions options, CancellationToken cancellationToken = default)
+    /// <summary>Creates a context over <paramref name="model"/>; <paramref name="svdCache"/> shares decompositions across runs.</summary>
+    public PassContext(ModelGraph model, FactorizeOptions options, CancellationToken cancellationToken = default, SvdCache? svdCache = null)
     {
         Model = model ?? throw new ArgumentNullException(nameof(model));
         Options = options ?? throw new ArgumentNullException(nameof(options));
         CancellationToken = cancellationToken;
+        SvdCache = svdCache;
     }
+
+    /// <summary>Decompositions shared with other runs (budget planning, incremental builds), or null.</summary>
+    public SvdCache? SvdCache { get; }
+
+    /// <summary>The rank policy for <paramref name="node"/>: its per-node override from <see cref="FactorizeOptions.NodePolicies"/>, else the global one.</summary>
+    public RankPolicy PolicyFor(Node node) => Options.PolicyFor(Label(node));
 
     /// <summary>The model being rewritten.</summary>
     public ModelGraph Model { get; }
@@ -41,6 +48,26 @@ public sealed class PassContext
         var index = node.Graph.Nodes.ToList().IndexOf(node);
         var path = node.Graph.Path.Length == 0 ? "" : node.Graph.Path + "/";
         return $"{path}{node.OpType}#{index}";
+    }
+
+    /// <summary>A skip decision for <paramref name="node"/>: the graph is left as it was; parameters before and after are
+    /// the weight's element count when its shape is known.</summary>
+    public static FactorizationDecision Skipped(Node node, string method, string reason, IReadOnlyList<long>? weightShape = null)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        var parameters = weightShape is { Count: > 0 } ? weightShape.Aggregate(1L, (a, d) => a * Math.Max(d, 0)) : 0;
+        return new FactorizationDecision
+        {
+            NodeName = Label(node),
+            OpType = node.OpType,
+            GraphPath = node.Graph.Path,
+            Method = method,
+            Status = DecisionStatus.Skipped,
+            Reason = reason,
+            WeightShape = weightShape ?? [],
+            ParamsBefore = parameters,
+            ParamsAfter = parameters,
+        };
     }
 
     /// <summary>Checks that input <paramref name="index"/> of <paramref name="node"/> is a constant float weight with finite
@@ -122,7 +149,10 @@ public sealed class PassContext
             MatrixOps.Transpose(values, cols, rows, matrix);
         }
 
-        var result = TruncatedSvd.Compute(matrix, rows, cols, Math.Min(rank, Math.Min(rows, cols)), Options.Svd, CancellationToken);
+        var needed = Math.Min(rank, Math.Min(rows, cols));
+        var result = SvdCache is { } shared
+            ? shared.GetOrCompute(matrix, rows, cols, needed, Options.Svd, CancellationToken)
+            : TruncatedSvd.Compute(matrix, rows, cols, needed, Options.Svd, CancellationToken);
         _svds[key] = result;
         return result;
     }

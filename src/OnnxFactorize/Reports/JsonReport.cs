@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using OnnxFactorize.Passes;
+using OnnxFactorize.Planning;
 using OnnxFactorize.Validation;
 
 namespace OnnxFactorize.Reports;
@@ -12,22 +13,22 @@ public static class JsonReport
     public const int SchemaVersion = 1;
 
     /// <summary>The report as an indented UTF-8 JSON string.</summary>
-    public static string Serialize(ValidationResult result)
+    public static string Serialize(ValidationResult result, BudgetPlan? plan = null)
     {
         using var stream = new MemoryStream();
-        Write(result, stream);
+        Write(result, stream, plan);
         return Encoding.UTF8.GetString(stream.ToArray());
     }
 
     /// <summary>Writes the report to a file.</summary>
-    public static void WriteFile(ValidationResult result, string path)
+    public static void WriteFile(ValidationResult result, string path, BudgetPlan? plan = null)
     {
         using var stream = File.Create(path);
-        Write(result, stream);
+        Write(result, stream, plan);
     }
 
-    /// <summary>Writes the report to a stream as indented UTF-8 JSON.</summary>
-    public static void Write(ValidationResult result, Stream stream)
+    /// <summary>Writes the report to a stream as indented UTF-8 JSON; <paramref name="plan"/> adds the budget planner's record.</summary>
+    public static void Write(ValidationResult result, Stream stream, BudgetPlan? plan = null)
     {
         ArgumentNullException.ThrowIfNull(result);
         using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
@@ -109,6 +110,81 @@ public static class JsonReport
         }
 
         w.WriteEndArray();
+        WritePlan(w, plan);
+        w.WriteEndObject();
+    }
+
+    private static void WritePlan(Utf8JsonWriter w, BudgetPlan? plan)
+    {
+        if (plan is null)
+        {
+            w.WriteNull("planning");
+            return;
+        }
+
+        w.WriteStartObject("planning");
+        w.WriteString("budget", plan.Budget);
+        w.WriteString("metric", plan.Metric.ToString());
+        Number(w, "allowance", plan.Allowance);
+        w.WriteString("target", plan.Target.ToString().ToLowerInvariant());
+        Number(w, "finalError", plan.FinalError);
+        w.WriteNumber("sampleCount", plan.SampleCount);
+        w.WriteStartArray("nodes");
+        foreach (var n in plan.Nodes)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", n.NodeName);
+            w.WriteString("op", n.OpType);
+            w.WriteNumber("chosenRank", n.ChosenRank);
+            w.WriteNumber("breakEvenRank", n.BreakEvenRank);
+            w.WriteNumber("latencyBreakEvenRank", n.LatencyBreakEvenRank);
+            Number(w, "originalLatencyMs", n.OriginalLatencyMs);
+            w.WriteString("reason", n.Reason);
+            w.WriteStartArray("ladder");
+            foreach (var p in n.Ladder)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("rank", p.Rank);
+                w.WriteString("method", p.Method);
+                Number(w, "energy", p.Energy);
+                Number(w, "error", p.Error);
+                Number(w, "weightRelError", p.WeightRelError);
+                w.WriteNumber("params", p.Params);
+                w.WriteNumber("flops", p.Flops);
+                Number(w, "latencyMs", p.LatencyMs);
+                Number(w, "speedup", p.Speedup);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteStartArray("verifications");
+        foreach (var v in plan.Verifications)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("iteration", v.Iteration);
+            Number(w, "estimated", v.Estimated);
+            Number(w, "measured", v.Measured);
+            Number(w, "objective", v.Objective);
+            w.WriteString("action", v.Action);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        var st = plan.Stats;
+        w.WriteStartObject("stats");
+        w.WriteNumber("decompositions", st.Decompositions);
+        w.WriteNumber("decompositionCacheHits", st.DecompositionCacheHits);
+        w.WriteNumber("errorEvaluations", st.ErrorEvaluations);
+        w.WriteNumber("sensitivitySessions", st.SensitivitySessions);
+        w.WriteNumber("latencyMeasurements", st.LatencyMeasurements);
+        w.WriteNumber("nodeCacheHits", st.NodeCacheHits);
+        w.WriteNumber("verifications", st.Verifications);
+        Number(w, "seconds", st.Seconds);
+        w.WriteEndObject();
         w.WriteEndObject();
     }
 

@@ -74,7 +74,8 @@ public sealed record LatencyResult
 public static class LatencyBenchmark
 {
     /// <summary>Times the two runs interleaved and summarizes them; speedup is the median of per-pair ratios.</summary>
-    public static LatencyResult Measure(Action runOriginal, Action runOptimized, LatencyOptions options)
+    public static LatencyResult Measure(Action runOriginal, Action runOptimized, LatencyOptions options,
+        IProgress<ValidationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(runOriginal);
         ArgumentNullException.ThrowIfNull(runOptimized);
@@ -82,6 +83,7 @@ public static class LatencyBenchmark
         options.Validate();
         for (var i = 0; i < options.WarmupRuns; i++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             runOriginal();
             runOptimized();
         }
@@ -90,10 +92,13 @@ public static class LatencyBenchmark
         var b = new double[options.Runs];
         for (var i = 0; i < options.Runs; i++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
+            progress?.Report(new ValidationProgress("latency", i, options.Runs));
             a[i] = Time(runOriginal);
             b[i] = Time(runOptimized);
         }
 
+        progress?.Report(new ValidationProgress("latency", options.Runs, options.Runs));
         return new LatencyResult
         {
             Original = Summarize(a),
@@ -139,3 +144,7 @@ public static class LatencyBenchmark
         return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
     }
 }
+
+/// <summary>Progress of a validation: <paramref name="Phase"/> is "accuracy" (samples run on both models) or "latency"
+/// (interleaved timing runs).</summary>
+public readonly record struct ValidationProgress(string Phase, int Done, int Total);

@@ -66,6 +66,31 @@ public static class ModelCost
         return new ModelCostReport { Parameters = CountParameters(graph), Flops = nodes.Sum(n => n.Flops), Nodes = nodes, ShapesFromRuntime = fromRuntime };
     }
 
+    /// <summary>Shapes of the inputs and outputs of the main graph's Gemm, MatMul and Conv nodes: declared ones, and the rest
+    /// measured by one ONNX Runtime run on random inputs (symbolic dims bound from <paramref name="dims"/>). The passes
+    /// use them to count FLOPs where the model declares no intermediate shapes.</summary>
+    /// <exception cref="OnnxFactorizeException">A symbolic dim is unbound or the model cannot run.</exception>
+    public static IReadOnlyDictionary<string, long[]> ValueShapes(ModelProto model, IReadOnlyDictionary<string, long>? dims = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        dims ??= new Dictionary<string, long>();
+        var shapes = StaticShapes(model.Graph, dims);
+        var wanted = model.Graph.Node.Where(n => CountedOps.Contains(n.OpType) && n.Domain is "" or "ai.onnx")
+            .SelectMany(n => n.Input.Concat(n.Output))
+            .Where(name => name.Length > 0 && !shapes.ContainsKey(name))
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
+        if (wanted.Count > 0)
+        {
+            foreach (var (name, shape) in RuntimeShapes(model, wanted, dims))
+            {
+                shapes[name] = shape;
+            }
+        }
+
+        return shapes;
+    }
+
     /// <summary>Gemm FLOPs, 2·M·N·K, from A's shape and Y's shape [M, N] (K is A's second dim, or first with transA).</summary>
     public static long GemmFlops(IReadOnlyList<long> aShape, IReadOnlyList<long> yShape, bool transA)
     {

@@ -9,7 +9,8 @@ namespace OnnxFactorize.Validation;
 public static class ModelValidator
 {
     /// <summary>Compares <paramref name="optimizedPath"/> against <paramref name="originalPath"/> on the configured inputs and checks the thresholds.</summary>
-    public static ValidationResult Compare(string originalPath, string optimizedPath, ValidationOptions options, IReadOnlyList<FactorizationDecision>? decisions = null)
+    public static ValidationResult Compare(string originalPath, string optimizedPath, ValidationOptions options, IReadOnlyList<FactorizationDecision>? decisions = null,
+        IProgress<ValidationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(originalPath);
         ArgumentNullException.ThrowIfNull(optimizedPath);
@@ -33,9 +34,15 @@ public static class ModelValidator
         var accumulators = original.OutputNames.ToDictionary(n => n, n => new MetricsAccumulator(n), StringComparer.Ordinal);
         var labelOffset = 0L;
         using var runOptions = new RunOptions();
+
+        // Ctrl+C also stops a run already inside ONNX Runtime.
+        using var terminate = cancellationToken.Register(() => runOptions.Terminate = true);
         IReadOnlyList<TensorData>? firstInputs = null;
-        foreach (var sample in samples)
+        for (var i = 0; i < samples.Count; i++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
+            progress?.Report(new ValidationProgress("accuracy", i, samples.Count));
+            var sample = samples[i];
             var bound = SampleLoader.Bind(sample, inputs);
             firstInputs ??= bound;
             var a = Run(original, bound, original.OutputNames, runOptions, originalPath);
@@ -44,7 +51,9 @@ public static class ModelValidator
         }
 
         CheckLabelsUsed(labels, labelOffset, options.Inputs.LabelsPath);
-        var latency = latencyOptions is null ? null : MeasureLatency(original, optimized, firstInputs!, latencyOptions, runOptions);
+        progress?.Report(new ValidationProgress("accuracy", samples.Count, samples.Count));
+        var latency = latencyOptions is null ? null : MeasureLatency(original, optimized, firstInputs!, latencyOptions, runOptions, progress, cancellationToken);
+        cancellationToken.ThrowIfCancellationRequested();
         var outputs = accumulators.Values.Select(acc => acc.ToMetrics()).ToList();
         var dims = BoundDims(inputs, firstInputs!, options.Inputs.Dims);
         return new ValidationResult
@@ -58,6 +67,27 @@ public static class ModelValidator
             Thresholds = options.Thresholds,
             Failures = options.Thresholds.Evaluate(outputs, latency),
         };
+    }
+
+    /// <summary>Checks, before any long work, that the model's inputs can be bound from <paramref name="options"/> (dims,
+    /// input files, labels); throws the same one-line errors <see cref="Compare"/> would.</summary>
+    public static void CheckInputs(string modelPath, ValidationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(modelPath);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        using var sessionOptions = CreateSessionOptions(new LatencyOptions());
+        using var session = OpenSession(modelPath, sessionOptions);
+        var inputs = ModelInput.FromSession(session);
+        foreach (var sample in LoadSamples(inputs, options.Inputs))
+        {
+            SampleLoader.Bind(sample, inputs);
+        }
+
+        if (options.Inputs.LabelsPath is { } labels)
+        {
+            SampleLoader.ReadLabels(labels);
+        }
     }
 
     /// <summary>Runs <paramref name="modelPath"/> on the inputs stored in <paramref name="goldenPath"/> (test_data_set_* folders or one folder with input_K/output_K files) and compares against the stored outputs.</summary>
@@ -212,7 +242,7 @@ public static class ModelValidator
         return result;
     }
 
-    private static long Accumulate(Dictionary<string, MetricsAccumulator> accumulators, IReadOnlyList<TensorData> a, IReadOnlyList<TensorData> b, long[]? labels, long labelOffset, string? labelsPath)
+    internal static long Accumulate(Dictionary<string, MetricsAccumulator> accumulators, IReadOnlyList<TensorData> a, IReadOnlyList<TensorData> b, long[]? labels, long labelOffset, string? labelsPath)
     {
         var consumed = 0L;
         for (var i = 0; i < a.Count; i++)
@@ -249,7 +279,7 @@ public static class ModelValidator
         return labelOffset + consumed;
     }
 
-    private static void CheckLabelsUsed(long[]? labels, long used, string? labelsPath)
+    internal static void CheckLabelsUsed(long[]? labels, long used, string? labelsPath)
     {
         if (labels is not null && used != labels.Length)
         {
@@ -257,7 +287,8 @@ public static class ModelValidator
         }
     }
 
-    private static LatencyResult MeasureLatency(InferenceSession original, InferenceSession optimized, IReadOnlyList<TensorData> inputs, LatencyOptions options, RunOptions runOptions)
+    private static LatencyResult MeasureLatency(InferenceSession original, InferenceSession optimized, IReadOnlyList<TensorData> inputs, LatencyOptions options, RunOptions runOptions,
+        IProgress<ValidationProgress>? progress, CancellationToken cancellationToken)
     {
         var names = inputs.Select(t => t.Name).ToList();
         var values = inputs.Select(t => t.ToOrtValue()).ToList();
@@ -268,7 +299,7 @@ public static class ModelValidator
                 using var outputs = s.Run(runOptions, names, values, s.OutputNames);
             }
 
-            return LatencyBenchmark.Measure(() => RunOnce(original), () => RunOnce(optimized), options);
+            return LatencyBenchmark.Measure(() => RunOnce(original), () => RunOnce(optimized), options, progress, cancellationToken);
         }
         finally
         {

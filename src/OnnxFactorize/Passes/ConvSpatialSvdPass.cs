@@ -1,0 +1,91 @@
+using OnnxFactorize.Decomposition;
+
+namespace OnnxFactorize.Passes;
+
+/// <summary>Matches a Conv2d with a constant kernel W[C_out, C_in, k_h, k_w]; emits a k_h×1 conv C_in→r (height stride,
+/// dilation and pads) then a 1×k_w conv r→C_out (width ones, and the bias), from the truncated SVD of W reshaped to the
+/// (C_in·k_h)×(C_out·k_w) matrix M[(i,h),(o,w)] = W[o,i,h,w] (spatially separable filters, Jaderberg et al. 2014).</summary>
+public sealed class ConvSpatialSvdPass : ConvMethodPass
+{
+    /// <inheritdoc/>
+    public override string Method => "spatial-svd";
+
+    internal override string? Unsupported(ConvGeometry geometry) => geometry switch
+    {
+        { SpatialRank: not 2 } => $"spatial-svd splits a 2-d kernel into height and width; this conv has {geometry.SpatialRank} spatial axes",
+        { IsPointwise: true } => "spatial-svd: a 1×1 kernel has no spatial extent to split (use svd)",
+        _ => null,
+    };
+
+    internal override ConvCandidate? Plan(ConvSubject subject, ConvTarget target, bool requireSavings, out string reason)
+    {
+        var g = subject.Geometry;
+        int co = g.OutChannels, ci = g.InPerGroup, kh = (int)g.Kernel[0], kw = (int)g.Kernel[1];
+        int rows = ci * kh, cols = co * kw;
+        var m = new float[rows * cols];
+        var w = subject.Values;
+        for (var o = 0; o < co; o++)
+        {
+            for (var i = 0; i < ci; i++)
+            {
+                for (var h = 0; h < kh; h++)
+                {
+                    for (var x = 0; x < kw; x++)
+                    {
+                        m[(i * kh + h) * cols + o * kw + x] = w[((o * ci + i) * kh + h) * kw + x];
+                    }
+                }
+            }
+        }
+
+        var smaller = Math.Min(rows, cols);
+        var needed = requireSavings ? Math.Clamp(target.Policy.RequiredSingularValues(rows, cols), 1, smaller) : smaller;
+
+        // Not the shared PassContext.Svd cache: that one is keyed by tensor and holds the C_out×(C_in·Πk) view.
+        var svd = TruncatedSvd.Compute(m, rows, cols, needed, subject.Context.Options.Svd, subject.Context.CancellationToken);
+        var choice = Choose(subject, target, svd.S, svd.FrobeniusNormSquared, rows, cols);
+        var r = Math.Min(choice.Rank, svd.Rank);
+        if (requireSavings && !choice.Saves)
+        {
+            reason = $"spatial-svd: {choice.Explanation}";
+            return null;
+        }
+
+        var (a, b) = svd.BalancedFactors(r);
+        var approx = new float[rows * cols];
+        MatrixOps.Gemm(a, rows, r, b, cols, approx);
+
+        // The first conv keeps the input width (1-wide, unit stride, unpadded along x).
+        var middle = g.OutputSpatial is not null && g.InputSpatial is not null ? g.OutputSpatial[0] * g.InputSpatial[1] : g.OutputPositions;
+        var flops = 2L * r * ci * kh * middle + 2L * co * r * kw * g.OutputPositions;
+        reason = $"spatial-svd: rank {r} of {smaller} on the {rows}×{cols} reshaped kernel ({choice.Explanation})";
+        return new ConvCandidate("spatial-svd", r, [r], choice.BreakEvenRank, (long)r * (rows + cols), flops, RelativeError(m, approx), svd.S, reason, s =>
+        {
+            // Vertical kernel V[t, i, h, 0] = A[(i,h), t]; horizontal kernel H[o, t, 0, w] = B[t, (o,w)].
+            var vertical = new float[r * ci * kh];
+            for (var t = 0; t < r; t++)
+            {
+                for (var j = 0; j < ci * kh; j++)
+                {
+                    vertical[t * ci * kh + j] = a[j * r + t];
+                }
+            }
+
+            var horizontal = new float[co * r * kw];
+            for (var o = 0; o < co; o++)
+            {
+                for (var t = 0; t < r; t++)
+                {
+                    for (var x = 0; x < kw; x++)
+                    {
+                        horizontal[(o * r + t) * kw + x] = b[t * cols + o * kw + x];
+                    }
+                }
+            }
+
+            bool[] height = [true, false], width = [false, true];
+            var first = s.Conv(s.Node.Inputs[0]!, s.Initializer("_ssvd_v", s.Dims(r, ci, height), vertical), null, "_ssvd", g.Attributes(height));
+            return s.Conv(first.Outputs[0], s.Initializer("_ssvd_h", s.Dims(co, r, width), horizontal), s.Bias, "_ssvd_out", g.Attributes(width));
+        });
+    }
+}

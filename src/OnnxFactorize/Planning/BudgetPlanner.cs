@@ -1,0 +1,395 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.RegularExpressions;
+using Microsoft.ML.OnnxRuntime;
+using OnnxFactorize.Decomposition;
+using OnnxFactorize.Graph;
+using OnnxFactorize.Onnx;
+using OnnxFactorize.Passes;
+using OnnxFactorize.Validation;
+using TensorData = OnnxFactorize.Validation.TensorData;
+
+namespace OnnxFactorize.Planning;
+
+/// <summary>Compresses a model as much as the budget allows, decided by measurement in ONNX Runtime: per candidate node it
+/// measures the end-to-end error of every rung of a rank ladder (only that node factorized), times the factorized node
+/// against the original, allocates one rank per node by benefit per unit of budget, then verifies the whole model and
+/// backs off until the measured error is within budget. The answer always meets the budget on the calibration inputs;
+/// when nothing fits, the model comes back unchanged.</summary>
+public sealed partial class BudgetPlanner
+{
+    // Bumped whenever what a cached node ladder means changes.
+    private const int CacheVersion = 1;
+
+    private readonly OnnxModel _model;
+    private readonly BudgetOptions _options;
+    private readonly IProgress<PlanProgress>? _progress;
+    private readonly CancellationToken _ct;
+    private readonly INodeLatencyMeter _meter;
+    private readonly IReadOnlyList<IFactorizationPass> _passes;
+    private readonly SvdCache _svdCache;
+    private readonly PlanCache _planCache;
+    private readonly List<IReadOnlyList<TensorData>> _samples = [];
+    private readonly List<IReadOnlyList<TensorData>> _reference = [];
+    private readonly RunOptions _runOptions = new();
+    private IReadOnlyList<string> _outputNames = [];
+    private long[]? _labels;
+    private SessionOptions _sessionOptions = null!;
+    private int _errorEvaluations;
+    private int _sessions;
+    private int _latencyMeasurements;
+    private int _nodeCacheHits;
+    private int _verifications;
+
+    private BudgetPlanner(OnnxModel model, BudgetOptions options, IProgress<PlanProgress>? progress, CancellationToken ct,
+        INodeLatencyMeter? meter, IReadOnlyList<IFactorizationPass>? passes, SvdCache? svdCache)
+    {
+        _model = model;
+        _options = options;
+        _progress = progress;
+        _ct = ct;
+        _meter = meter ?? new OrtNodeLatencyMeter();
+        _passes = passes ?? Factorizer.DefaultPasses;
+        _svdCache = svdCache ?? new SvdCache(options.CacheDirectory is { } dir ? Path.Combine(dir, "svd") : null);
+        _planCache = new PlanCache(options.CacheDirectory is { } d ? Path.Combine(d, "nodes") : null);
+    }
+
+    /// <summary>Plans and builds the factorized model for <paramref name="model"/> under <paramref name="options"/>.
+    /// <paramref name="latencyMeter"/> replaces ONNX Runtime timing (tests); <paramref name="svdCache"/> shares decompositions
+    /// with the caller (default: the options' cache folder).</summary>
+    public static BudgetResult Run(OnnxModel model, BudgetOptions options, IProgress<PlanProgress>? progress = null,
+        CancellationToken cancellationToken = default, INodeLatencyMeter? latencyMeter = null,
+        IReadOnlyList<IFactorizationPass>? passes = null, SvdCache? svdCache = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var planner = new BudgetPlanner(model, options, progress, cancellationToken, latencyMeter, passes, svdCache);
+        try
+        {
+            return planner.Execute();
+        }
+        finally
+        {
+            planner._runOptions.Dispose();
+            planner._sessionOptions?.Dispose();
+        }
+    }
+
+    private bool MeasuresLatency => _options.LatencyGuard || _options.Target == PlanTarget.Latency;
+
+    private BudgetResult Execute()
+    {
+        var clock = Stopwatch.StartNew();
+        var computedBefore = _svdCache.Computed;
+        var hitsBefore = _svdCache.Hits;
+        Report(PlanPhase.Reference, 0, 1, "running the original model");
+
+        // Accuracy sessions use every core; node timing uses the latency options' own threads.
+        _sessionOptions = ModelValidator.CreateSessionOptions(_options.Latency with { IntraOpThreads = 0 });
+        var modelBytes = _model.ToBytes();
+        IReadOnlyList<ModelInput> inputs;
+        using (var original = ProbeModels.Open(modelBytes, _sessionOptions, _model.Name))
+        {
+            inputs = ModelInput.FromSession(original);
+            _outputNames = [.. original.OutputNames];
+            var samples = _options.Inputs.Path is { } path ? SampleLoader.Load(path) : SampleLoader.Generate(inputs, _options.Inputs, _options.Inputs.RandomSamples);
+            foreach (var sample in samples)
+            {
+                var bound = SampleLoader.Bind(sample, inputs);
+                _samples.Add(bound);
+                _reference.Add(ModelValidator.Run(original, bound, _outputNames, _runOptions, _model.Name));
+            }
+        }
+
+        _labels = _options.Inputs.LabelsPath is { } lp ? SampleLoader.ReadLabels(lp) : null;
+        var graph = ModelGraph.Import(_model);
+        var all = Factorizer.Candidates(graph, _options.Factorize, _passes)
+            .Where(c => _options.Factorize.IncludesName(PassContext.Label(c.Node)))
+            .ToList();
+        var candidates = all.Where(c => c.Node.Graph == graph.Main).ToList();
+        var activations = Activations(graph, candidates.Select(c => c.Node), inputs);
+        var baseKey = PlanCache.Key(CacheVersion, SHA256.HashData(modelBytes), SamplesHash(), _options.Metric, string.Join(",", _options.Energies),
+            _options.Factorize.RankMultiple, string.Join(",", _options.Factorize.Methods), _options.Factorize.AllowOverridableWeights,
+            _options.Factorize.Svd.Seed, _options.Factorize.Svd.Oversamples, _options.Factorize.Svd.PowerIterations, _options.SharedSessions,
+            MeasuresLatency ? MachineFingerprint() : "no-latency");
+
+        var plans = new List<NodePlan>();
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            _ct.ThrowIfCancellationRequested();
+            var (node, _) = candidates[i];
+            var label = PassContext.Label(node);
+            Report(PlanPhase.Sensitivity, i, candidates.Count, label);
+            var key = PlanCache.Key(baseKey, label);
+            if (_planCache.TryRead(key) is { } cached)
+            {
+                _nodeCacheHits++;
+                plans.Add(cached);
+                continue;
+            }
+
+            var plan = MeasureNode(graph, node, label, activations, i, candidates.Count);
+            _planCache.Write(key, plan);
+            plans.Add(plan);
+        }
+
+        Report(PlanPhase.Sensitivity, candidates.Count, candidates.Count, "");
+        var (final, chosen, steps, measured) = Allocate(plans);
+        var nodes = plans.Select((p, i) => p with
+        {
+            ChosenRank = chosen[i] < 0 ? 0 : p.Ladder[chosen[i]].Rank,
+            Reason = Explain(p, chosen[i], measured),
+        }).ToList();
+        foreach (var (node, _) in all.Where(c => c.Node.Graph != graph.Main))
+        {
+            nodes.Add(new NodePlan { NodeName = PassContext.Label(node), OpType = node.OpType, Reason = "in a subgraph: the planner measures main-graph nodes only; left as it is" });
+        }
+
+        var decisions = Decisions(final, nodes);
+        var plan2 = new BudgetPlan
+        {
+            Budget = _options.DescribeBudget(),
+            Metric = _options.Metric,
+            Allowance = _options.Allowance,
+            Target = _options.Target,
+            FinalError = measured,
+            Nodes = nodes,
+            Verifications = steps,
+            SampleCount = _samples.Count,
+            Stats = new PlanStats
+            {
+                Decompositions = _svdCache.Computed - computedBefore,
+                DecompositionCacheHits = _svdCache.Hits - hitsBefore,
+                ErrorEvaluations = _errorEvaluations,
+                SensitivitySessions = _sessions,
+                LatencyMeasurements = _latencyMeasurements,
+                NodeCacheHits = _nodeCacheHits,
+                Verifications = _verifications,
+                Seconds = clock.Elapsed.TotalSeconds,
+            },
+        };
+        Report(PlanPhase.Done, 1, 1, final.Changed ? $"measured {Format(measured)} within {_options.DescribeBudget()}" : "nothing fits the budget; model unchanged");
+        return new BudgetResult(new FactorizationResult(final.Model, decisions), plan2);
+    }
+
+    // The allocation loop: allocate on the estimate, verify end to end, rescale the estimate by what was measured (down when
+    // over, up when well under), keep the best verified answer; if none verified, back off node by node.
+    private (FactorizationResult Final, int[] Choice, List<VerificationStep> Steps, double Measured) Allocate(List<NodePlan> plans)
+    {
+        var allowed = plans.Select(p => p.Ladder.Select(Allowed).ToArray()).ToList();
+        var metric = _options.Metric;
+        var allowance = _options.Allowance;
+        var budget = RankAllocator.Cost(allowance, metric);
+        var steps = new List<VerificationStep>();
+        var unchanged = new FactorizationResult(_model, []);
+        (FactorizationResult Result, int[] Choice, double Measured, double Objective)? best = null;
+        var scale = 1.0;
+        var tried = new HashSet<string>(StringComparer.Ordinal);
+        int[]? last = null;
+        for (var iteration = 1; iteration <= _options.MaxVerifications; iteration++)
+        {
+            var choice = RankAllocator.Allocate(plans, allowed, budget * scale, _options.Target, metric);
+            if (choice.All(c => c < 0) || !tried.Add(string.Join(",", choice)))
+            {
+                break;
+            }
+
+            last = choice;
+            var estimated = RankAllocator.Estimate(plans, choice, metric);
+            var objective = RankAllocator.Objective(plans, choice, _options.Target);
+            Report(PlanPhase.Verify, iteration, _options.MaxVerifications, $"verifying {choice.Count(c => c >= 0)} nodes (estimated {Format(estimated)})");
+            var (result, measured) = Verify(plans, choice);
+            var within = measured <= allowance;
+            if (within && (best is null || objective > best.Value.Objective))
+            {
+                best = (result, choice, measured, objective);
+            }
+
+            // Rescale the estimate's budget by how far the measurement is from the limit (in cost units), damped when over.
+            var ratio = RankAllocator.Cost(allowance, metric) / Math.Max(RankAllocator.Cost(measured, metric), 1e-30);
+            var action = within
+                ? measured >= 0.9 * allowance ? "within budget; kept" : "within budget; trying to spend more of it"
+                : "over budget; tightening the estimate";
+            steps.Add(new VerificationStep(iteration, estimated, measured, objective, action));
+            if (within && measured >= 0.9 * allowance)
+            {
+                break;
+            }
+
+            scale *= within ? Math.Min(ratio, 4) : Math.Min(ratio, 1) * 0.9;
+        }
+
+        if (best is null && last is not null)
+        {
+            // Back off: raise the rank of (then drop) the node spending the most budget until the measurement fits.
+            var choice = (int[])last.Clone();
+            while (choice.Any(c => c >= 0))
+            {
+                _ct.ThrowIfCancellationRequested();
+                var worst = Enumerable.Range(0, plans.Count).Where(i => choice[i] >= 0)
+                    .MaxBy(i => RankAllocator.Cost(plans[i].Ladder[choice[i]].Error, metric));
+                var up = Enumerable.Range(choice[worst] + 1, plans[worst].Ladder.Count - choice[worst] - 1).FirstOrDefault(j => allowed[worst][j], -1);
+                choice[worst] = up;
+                if (choice.All(c => c < 0))
+                {
+                    steps.Add(new VerificationStep(steps.Count + 1, 0, 0, 0, $"backed off '{plans[worst].NodeName}'; nothing left to factorize"));
+                    break;
+                }
+
+                var (result, measured) = Verify(plans, choice);
+                var objective = RankAllocator.Objective(plans, choice, _options.Target);
+                var action = up < 0 ? $"backed off: dropped '{plans[worst].NodeName}'" : $"backed off: raised '{plans[worst].NodeName}' to rank {plans[worst].Ladder[up].Rank}";
+                steps.Add(new VerificationStep(steps.Count + 1, RankAllocator.Estimate(plans, choice, metric), measured, objective, action));
+                if (measured <= allowance)
+                {
+                    best = (result, choice, measured, objective);
+                    break;
+                }
+            }
+        }
+
+        return best is { } b ? (b.Result, b.Choice, steps, b.Measured) : (unchanged, Enumerable.Repeat(-1, plans.Count).ToArray(), steps, 0);
+    }
+
+    // A rung may be chosen when its error is finite and, when latency is measured, it is not slower than the original.
+    private bool Allowed(LadderPoint point) => double.IsFinite(point.Error) && (!MeasuresLatency || point.Speedup is not { } s || s >= 1.0);
+
+    private (FactorizationResult Result, double Measured) Verify(IReadOnlyList<NodePlan> plans, int[] choice)
+    {
+        _verifications++;
+        var policies = new Dictionary<string, RankPolicy>(StringComparer.Ordinal);
+        for (var i = 0; i < plans.Count; i++)
+        {
+            if (choice[i] >= 0)
+            {
+                policies[plans[i].NodeName] = plans[i].Ladder[choice[i]].Policy();
+            }
+        }
+
+        var result = Build(_model, policies);
+        using var session = ProbeModels.Open(result.Model.ToBytes(), _sessionOptions, _model.Name);
+        return (result, MeasureError(session, _ => []));
+    }
+
+    // Factorizes exactly the nodes given, each with its own policy, sharing the decompositions.
+    private FactorizationResult Build(OnnxModel model, IReadOnlyDictionary<string, RankPolicy> policies)
+    {
+        var only = new Regex("^(?:" + string.Join("|", policies.Keys.Select(Regex.Escape)) + ")$", RegexOptions.CultureInvariant);
+        var options = _options.Factorize with { NodePolicies = policies, Only = only, Exclude = null };
+        return Factorizer.Run(model, options, cancellationToken: _ct, passes: _passes, svdCache: _svdCache);
+    }
+
+    // The budget metric of a session's outputs against the reference, over every calibration sample.
+    private double MeasureError(InferenceSession session, Func<int, IReadOnlyList<TensorData>> extraInputs)
+    {
+        var accumulators = _outputNames.ToDictionary(n => n, n => new MetricsAccumulator(n), StringComparer.Ordinal);
+        var offset = 0L;
+        for (var s = 0; s < _samples.Count; s++)
+        {
+            _ct.ThrowIfCancellationRequested();
+            var outputs = ModelValidator.Run(session, [.. _samples[s], .. extraInputs(s)], _outputNames, _runOptions, _model.Name);
+            offset = ModelValidator.Accumulate(accumulators, _reference[s], outputs, _labels, offset, _options.Inputs.LabelsPath);
+        }
+
+        ModelValidator.CheckLabelsUsed(_labels, offset, _options.Inputs.LabelsPath);
+        var metrics = accumulators.Values.Select(a => a.ToMetrics()).ToList();
+        return Metric(metrics);
+    }
+
+    private double Metric(IReadOnlyList<OutputMetrics> outputs)
+    {
+        switch (_options.Metric)
+        {
+            case BudgetMetric.AccuracyDrop:
+                return outputs.Where(o => o.Classification?.AccuracyDropPoints is not null).Select(o => o.Classification!.AccuracyDropPoints!.Value).DefaultIfEmpty(double.NaN).Max() is var drop && double.IsNaN(drop)
+                    ? throw new OnnxFactorizeException("max-accuracy-drop needs an output that looks like class scores (floating point, last dim ≥ 2) and labels for it.")
+                    : drop;
+            case BudgetMetric.Top1Agreement:
+                var agreements = outputs.Where(o => o.Classification is not null).Select(o => o.Classification!.Top1Agreement).ToList();
+                return agreements.Count == 0
+                    ? throw new OnnxFactorizeException("min-top1-agreement needs an output that looks like class scores (floating point, last dim ≥ 2); use --max-error instead.")
+                    : 1 - agreements.Min();
+            default:
+                return outputs.Max(o => o.NonFiniteOptimized > o.NonFiniteOriginal ? double.PositiveInfinity : o.RelL2Error);
+        }
+    }
+
+    private string Explain(NodePlan plan, int choice, double measured)
+    {
+        if (plan.Ladder.Count == 0)
+        {
+            return plan.Reason;
+        }
+
+        if (choice >= 0)
+        {
+            var p = plan.Ladder[choice];
+            var from = p.Energy > 0 ? $"energy {Format(p.Energy)}" : "break-even";
+            return $"rank {p.Rank} ({from}): alone it costs {Format(p.Error)} of {_options.DescribeBudget()}; chosen by {_options.Target.ToString().ToLowerInvariant()} saved per budget spent, whole model verified at {Format(measured)}";
+        }
+
+        var slower = MeasuresLatency && plan.Ladder.All(p => p.Speedup is { } s && s < 1.0);
+        if (slower)
+        {
+            return "every measured rank is slower than the original node in ONNX Runtime; left as it is";
+        }
+
+        var cheapest = plan.Ladder.Where(Allowed).Select(p => p.Error).DefaultIfEmpty(double.PositiveInfinity).Min();
+        return $"left as it is: its least damaging rung costs {Format(cheapest)} alone, which the budget ({_options.DescribeBudget()}) could not fit with the others";
+    }
+
+    private IReadOnlyList<FactorizationDecision> Decisions(FactorizationResult final, IReadOnlyList<NodePlan> nodes)
+    {
+        var byName = nodes.ToDictionary(n => n.NodeName, StringComparer.Ordinal);
+        var list = new List<FactorizationDecision>();
+        foreach (var d in final.Decisions)
+        {
+            list.Add(byName.TryGetValue(d.NodeName, out var n) ? d with { Reason = $"budget: {n.Reason}. {d.Reason}" } : d);
+        }
+
+        foreach (var n in nodes.Where(n => n.ChosenRank == 0))
+        {
+            list.Add(new FactorizationDecision
+            {
+                NodeName = n.NodeName,
+                OpType = n.OpType,
+                Status = DecisionStatus.Skipped,
+                Reason = $"budget: {n.Reason}",
+                BreakEvenRank = n.BreakEvenRank,
+                ParamsBefore = n.ParamsBefore,
+                ParamsAfter = n.ParamsBefore,
+                FlopsBefore = n.FlopsBefore,
+                FlopsAfter = n.FlopsBefore,
+            });
+        }
+
+        return list;
+    }
+
+    private byte[] SamplesHash()
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var t in _samples.SelectMany(s => s))
+        {
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes($"{t.Name}:{t.ElementType}:{string.Join(",", t.Shape)};"));
+            hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.ToDoubles().AsSpan()));
+        }
+
+        if (_options.Inputs.LabelsPath is { } labels)
+        {
+            hash.AppendData(File.ReadAllBytes(labels));
+        }
+
+        return hash.GetHashAndReset();
+    }
+
+    private string MachineFingerprint() =>
+        $"{Environment.MachineName}|{Environment.ProcessorCount}|{System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}|{typeof(InferenceSession).Assembly.GetName().Version}|" +
+        $"{_options.Latency.IntraOpThreads}|{_options.Latency.ExecutionProvider}|{_options.Latency.Runs}|{_options.Latency.WarmupRuns}";
+
+    private void Report(PlanPhase phase, int done, int total, string detail) => _progress?.Report(new PlanProgress(phase, done, total, detail));
+
+    private static string Format(double value) => value.ToString("G4", CultureInfo.InvariantCulture);
+}
