@@ -12,6 +12,7 @@ internal sealed class ModelOptions
     internal static readonly IReadOnlyList<OptionSpec> Specs =
     [
         new("Method", "--method", OptionKind.Text),
+        new("TuckerRanks", "--tucker-ranks", OptionKind.Text),
         new("Energy", "--energy", OptionKind.Number),
         new("Rank", "--rank", OptionKind.Integer),
         new("RankRatio", "--rank-ratio", OptionKind.Number),
@@ -23,7 +24,7 @@ internal sealed class ModelOptions
         new("AllowOverridableWeights", "--allow-overridable-weights", OptionKind.Flag),
         new("ExternalData", "--external-data", OptionKind.Flag),
         new("Seed", "--seed", OptionKind.Integer),
-        new("Dims", "--dim", OptionKind.Dims, Validation: true),
+        new("Dims", "--dim", OptionKind.Dims),
         new("Inputs", "--inputs", OptionKind.Path, Validation: true),
         new("Labels", "--labels", OptionKind.Path, Validation: true),
         new("Runs", "--runs", OptionKind.Integer, Validation: true),
