@@ -198,10 +198,15 @@ internal sealed class CliOptions
             throw new OnnxFactorizeException($"{string.Join(" and ", budgets)} conflict: give one budget.");
         }
 
-        if (PolicyOptions.FirstOrDefault(o => Given(result, o)) is { } policy)
+        if (PolicyOptions.FirstOrDefault(o => o != Energy && Given(result, o)) is { } policy)
         {
-            throw new OnnxFactorizeException($"{policy.Name} conflicts with {budgets[0]}: a budget chooses every rank by measurement; drop {policy.Name}.");
+            throw new OnnxFactorizeException($"{policy.Name} conflicts with {budgets[0]}: a budget chooses every rank by measurement (--energy may cap the energies it tries); drop {policy.Name}.");
         }
+
+        // With --energy, the ladder stops there: no node keeps more energy than that, and the budget picks among less.
+        var energies = result.GetValue(Energy) is { } cap && cap < 1
+            ? [.. BudgetOptions.DefaultEnergies.Where(e => e < cap), cap]
+            : BudgetOptions.DefaultEnergies;
 
         var options = new BudgetOptions
         {
@@ -210,6 +215,7 @@ internal sealed class CliOptions
             MinTop1Agreement = result.GetValue(MinTop1Agreement),
             Target = result.GetValue(Target) is { } target ? BudgetOptions.ParseTarget(target) : PlanTarget.Flops,
             Factorize = factorize,
+            Energies = energies,
             Inputs = new InputOptions
             {
                 Path = result.GetValue(Inputs),

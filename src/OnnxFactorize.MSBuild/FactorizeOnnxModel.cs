@@ -95,7 +95,7 @@ public sealed partial class FactorizeOnnxModel : ToolTask
 
     /// <summary>The tool's arguments, quoted for one command line.</summary>
     internal IReadOnlyList<string> Arguments() =>
-        [CliPath, .. _options!.ToArguments(Source, OutputFile, ReportFile)];
+        [CliPath, .. _options!.ToArguments(Source, OutputFile, ReportFile, Model.GetMetadata("CacheDirectory"))];
 
     /// <inheritdoc/>
     protected override string GenerateCommandLineCommands() => CommandLine.Join(Arguments());

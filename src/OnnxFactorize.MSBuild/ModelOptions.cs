@@ -32,14 +32,27 @@ internal sealed class ModelOptions
         new("MaxRelError", "--max-rel-error", OptionKind.Number, Validation: true),
         new("MaxAbsError", "--max-abs-error", OptionKind.Number, Validation: true),
         new("MinCosine", "--min-cosine", OptionKind.Number, Validation: true),
-        new("MinTop1Agreement", "--min-top1-agreement", OptionKind.Number, Validation: true),
-        new("MaxAccuracyDrop", "--max-accuracy-drop", OptionKind.Number, Validation: true),
+        new("MaxError", "--max-error", OptionKind.Number),
+        new("MinTop1Agreement", "--min-top1-agreement", OptionKind.Number),
+        new("MaxAccuracyDrop", "--max-accuracy-drop", OptionKind.Number),
+        new("Target", "--target", OptionKind.Text),
+        new("CalibrationSamples", "--calibration-samples", OptionKind.Integer),
+        new("CacheDir", "--cache-dir", OptionKind.Path),
         new("MinSpeedup", "--min-speedup", OptionKind.Number, Validation: true),
         new("Report", "--report", OptionKind.Path, Validation: true),
         new("Html", "--html", OptionKind.Path, Validation: true),
     ];
 
     private static readonly string[] PolicyNames = ["Energy", "Rank", "RankRatio", "Compression"];
+
+    /// <summary>Budgets: the tool then chooses every rank by measurement (and validation checks the same limit).</summary>
+    private static readonly string[] BudgetNames = ["MaxError", "MaxAccuracyDrop", "MinTop1Agreement"];
+
+    /// <summary>Metadata that only mean something with a budget.</summary>
+    private static readonly string[] BudgetOnlyNames = ["Target", "CalibrationSamples", "CacheDir"];
+
+    /// <summary>Validation metadata that a budget also uses (its calibration inputs).</summary>
+    private static readonly string[] CalibrationNames = ["Inputs", "Labels"];
 
     private readonly List<(OptionSpec Spec, string Value)> _given;
 
@@ -55,6 +68,9 @@ internal sealed class ModelOptions
 
     /// <summary>The <c>OutputPath</c> metadata as written (null when not given).</summary>
     public string? OutputPath { get; }
+
+    /// <summary>Whether a budget (MaxError, MaxAccuracyDrop or MinTop1Agreement) chooses the ranks.</summary>
+    public bool HasBudget => BudgetNames.Any(b => Value(b) is not null);
 
     /// <summary>The JSON report path the user asked for (full path), or null.</summary>
     public string? Report => Value("Report");
@@ -101,9 +117,25 @@ internal sealed class ModelOptions
             throw new ArgumentException($"{string.Join(" and ", policies)} conflict: give at most one rank policy (Energy, Rank, RankRatio or Compression).");
         }
 
+        var budgets = BudgetNames.Where(b => given.Any(g => g.Item1.Name == b)).ToList();
+        if (budgets.Count > 1)
+        {
+            throw new ArgumentException($"{string.Join(" and ", budgets)} conflict: give one budget (MaxError, MaxAccuracyDrop or MinTop1Agreement).");
+        }
+
+        if (budgets.Count == 1 && policies.Count == 1 && policies[0] != "Energy")
+        {
+            throw new ArgumentException($"{policies[0]} conflicts with {budgets[0]}: a budget chooses every rank by measurement (Energy may cap the energies it tries); drop {policies[0]}.");
+        }
+
+        if (budgets.Count == 0 && BudgetOnlyNames.FirstOrDefault(b => given.Any(g => g.Item1.Name == b)) is { } orphan)
+        {
+            throw new ArgumentException($"{orphan} only applies with a budget; add MaxError, MaxAccuracyDrop or MinTop1Agreement, or drop {orphan}.");
+        }
+
         var validateText = metadata("Validate").Trim();
         var validate = validateText.Length == 0 || ParseBool("Validate", validateText);
-        if (!validate && given.FirstOrDefault(g => g.Item1.Validation) is { Item1: { } needsValidation })
+        if (!validate && given.FirstOrDefault(g => g.Item1.Validation && !(budgets.Count == 1 && CalibrationNames.Contains(g.Item1.Name))) is { Item1: { } needsValidation })
         {
             throw new ArgumentException($"{needsValidation.Name} only applies when the model is validated; remove Validate=\"false\" or drop {needsValidation.Name}.");
         }
@@ -114,9 +146,16 @@ internal sealed class ModelOptions
 
     /// <summary>The arguments after the tool's dll: <c>optimize model -o output [options] [--validate … --report json]</c>.
     /// <paramref name="reportPath"/> is where the JSON report goes when the user gave none (the task reads it).</summary>
-    public IReadOnlyList<string> ToArguments(string modelPath, string outputFile, string reportPath)
+    public IReadOnlyList<string> ToArguments(string modelPath, string outputFile, string reportPath, string? cacheDirectory = null)
     {
         var args = new List<string> { "optimize", modelPath, "--output", outputFile };
+        if (HasBudget && Value("CacheDir") is null && !string.IsNullOrEmpty(cacheDirectory))
+        {
+            // The planner's cache lives in obj/, never in the project's source tree.
+            args.Add("--cache-dir");
+            args.Add(cacheDirectory);
+        }
+
         foreach (var (spec, value) in _given)
         {
             switch (spec.Kind)

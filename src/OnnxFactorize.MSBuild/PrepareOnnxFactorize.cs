@@ -143,6 +143,7 @@ public sealed class PrepareOnnxFactorize : Microsoft.Build.Utilities.Task
             item.SetMetadata("SourceItem", model.ItemSpec);
             item.SetMetadata("OutputFile", outputFile);
             item.SetMetadata("ReportFile", reportFile);
+            item.SetMetadata("CacheDirectory", Path.GetFullPath(Path.Combine(IntermediateDirectory, "cache")));
             item.SetMetadata("StampFile", stampFile);
             item.SetMetadata("InputFiles", string.Join(";", inputs));
             item.SetMetadata("OptionsHash", hash);

@@ -26,7 +26,7 @@ public sealed class BadInputTests : IDisposable
         { "rank-multiple must be at least 1", ["optimize", "{mlp}", "-o", "{out}", "--rank-multiple", "0"] },
         { "--tucker-ranks 'magic' is unknown", ["optimize", "{mlp}", "-o", "{out}", "--tucker-ranks", "magic"] },
         { "--target only applies with a budget", ["optimize", "{mlp}", "-o", "{out}", "--target", "params"] },
-        { "--energy conflicts with --max-error", ["optimize", "{mlp}", "-o", "{out}", "--max-error", "0.02", "--energy", "0.9"] },
+        { "--rank conflicts with --max-error", ["optimize", "{mlp}", "-o", "{out}", "--max-error", "0.02", "--rank", "4"] },
         { "--max-error and --min-top1-agreement conflict", ["optimize", "{mlp}", "-o", "{out}", "--max-error", "0.02", "--min-top1-agreement", "0.9"] },
         { "target 'speed' is unknown", ["optimize", "{mlp}", "-o", "{out}", "--max-error", "0.02", "--target", "speed"] },
         { "--inputs only applies with --validate", ["optimize", "{mlp}", "-o", "{out}", "--inputs", "{dir}"] },

@@ -87,6 +87,17 @@ public sealed class EndToEndTests(PackageFixture sample) : IClassFixture<Package
     }
 
     [Fact]
+    public void An_error_budget_with_an_energy_cap_plans_the_ranks_and_keeps_its_cache_in_obj()
+    {
+        var run = sample.Build(false, "TestEnergy=0.99", "TestMaxError=0.02");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("relative L2 error ≤ 0.02, measured", run.Output);
+        Assert.Contains("validation passed", run.Output);
+        Assert.Contains(Directory.EnumerateFiles(Path.Combine(sample.ProjectDir, "obj"), "*", SearchOption.AllDirectories), f => f.Contains($"onnxfactorize{Path.DirectorySeparatorChar}cache", StringComparison.Ordinal));
+        Assert.False(Directory.Exists(Path.Combine(sample.ProjectDir, ".cache")));
+    }
+
+    [Fact]
     public void A_missing_model_is_an_OFZ1002_error_naming_it()
     {
         var run = sample.Build(false, "TestModel=Models/missing.onnx");

@@ -65,6 +65,34 @@ public sealed class ModelOptionsTests
     }
 
     [Fact]
+    public void A_budget_passes_its_flags_and_keeps_the_planner_cache_in_obj()
+    {
+        var args = Parse(("MaxError", "0.02"), ("Target", "latency"), ("Validate", "false"), ("Inputs", "calib"))
+            .ToArguments("m.onnx", "o.onnx", "r.json", "/obj/onnxfactorize/cache").ToList();
+
+        Assert.Equal("0.02", args[args.IndexOf("--max-error") + 1]);
+        Assert.Equal("latency", args[args.IndexOf("--target") + 1]);
+        Assert.Equal("/obj/onnxfactorize/cache", args[args.IndexOf("--cache-dir") + 1]);
+        Assert.DoesNotContain("--validate", args);
+    }
+
+    [Theory]
+    [InlineData("MaxError", "MinTop1Agreement", "MaxError and MinTop1Agreement conflict")]
+    [InlineData("RankRatio", "MaxError", "RankRatio conflicts with MaxError")]
+    public void Budget_conflicts_name_both_metadata(string first, string second, string message)
+    {
+        var e = Assert.Throws<ArgumentException>(() => Parse((first, "0.9"), (second, "0.02")));
+        Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void Budget_settings_without_a_budget_are_refused()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Parse(("Target", "params")));
+        Assert.Contains("Target only applies with a budget", e.Message);
+    }
+
+    [Fact]
     public void A_threshold_without_validation_is_refused()
     {
         var e = Assert.Throws<ArgumentException>(() => Parse(("Validate", "false"), ("MinCosine", "0.99")));

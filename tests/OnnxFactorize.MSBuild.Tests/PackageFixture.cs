@@ -54,7 +54,7 @@ public sealed class PackageFixture : IDisposable
               <ItemGroup>
                 <PackageReference Include="OnnxFactorize.MSBuild" Version="{version}" />
                 <None Include="Models/*.onnx" CopyToOutputDirectory="PreserveNewest" />
-                <OnnxFactorize Include="$(TestModel)" Dims="batch=1" Energy="$(TestEnergy)" MaxRelError="$(TestMaxRelError)" />
+                <OnnxFactorize Include="$(TestModel)" Dims="batch=1" Energy="$(TestEnergy)" MaxRelError="$(TestMaxRelError)" MaxError="$(TestMaxError)" />
               </ItemGroup>
             </Project>
             """);
