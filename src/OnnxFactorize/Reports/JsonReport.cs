@@ -196,21 +196,9 @@ public static class JsonReport
         w.WriteString("graphPath", d.GraphPath);
         w.WriteString("method", d.Method);
         w.WriteNumber("rank", d.Rank);
-        w.WriteStartArray("ranks");
-        foreach (var r in d.Ranks)
-        {
-            w.WriteNumberValue(r);
-        }
-
-        w.WriteEndArray();
+        NumberArray(w, "ranks", d.Ranks.Select(r => (long)r));
         w.WriteNumber("breakEvenRank", d.BreakEvenRank);
-        w.WriteStartArray("weightShape");
-        foreach (var s in d.WeightShape)
-        {
-            w.WriteNumberValue(s);
-        }
-
-        w.WriteEndArray();
+        NumberArray(w, "weightShape", d.WeightShape);
         w.WriteNumber("paramsBefore", d.ParamsBefore);
         w.WriteNumber("paramsAfter", d.ParamsAfter);
         w.WriteNumber("flopsBefore", d.FlopsBefore);
@@ -225,13 +213,7 @@ public static class JsonReport
     {
         w.WriteStartObject();
         w.WriteString("name", o.Name);
-        w.WriteStartArray("shape");
-        foreach (var s in o.Shape)
-        {
-            w.WriteNumberValue(s);
-        }
-
-        w.WriteEndArray();
+        NumberArray(w, "shape", o.Shape);
         w.WriteNumber("elementCount", o.ElementCount);
         Number(w, "maxAbsError", o.MaxAbsError);
         Number(w, "meanAbsError", o.MeanAbsError);
@@ -262,5 +244,16 @@ public static class JsonReport
         {
             w.WriteString(name, double.IsNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
         }
+    }
+
+    private static void NumberArray(Utf8JsonWriter w, string name, IEnumerable<long> values)
+    {
+        w.WriteStartArray(name);
+        foreach (var v in values)
+        {
+            w.WriteNumberValue(v);
+        }
+
+        w.WriteEndArray();
     }
 }
