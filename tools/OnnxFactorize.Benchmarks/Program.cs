@@ -22,6 +22,11 @@ if (args.Length > 0 && args[0] == "budget-search")
     return BudgetBench.Search(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "budget-vs-aimet")
+{
+    return BudgetBench.VersusAimet(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "gemm")
 {
     return GemmProbe.Run(args[1..]);

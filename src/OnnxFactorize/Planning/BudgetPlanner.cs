@@ -84,32 +84,7 @@ public sealed partial class BudgetPlanner
         var clock = Stopwatch.StartNew();
         var computedBefore = _svdCache.Computed;
         var hitsBefore = _svdCache.Hits;
-        Report(PlanPhase.Reference, 0, 1, "running the original model");
-
-        // Accuracy sessions use every core; node timing uses the latency options' own threads.
-        _sessionOptions = ModelValidator.CreateSessionOptions(_options.Latency with { IntraOpThreads = 0 });
-        var modelBytes = _model.ToBytes();
-        IReadOnlyList<ModelInput> inputs;
-        using (var original = ProbeModels.Open(modelBytes, _sessionOptions, _model.Name))
-        {
-            inputs = ModelInput.FromSession(original);
-            _outputNames = [.. original.OutputNames];
-            var samples = _options.Inputs.Path is { } path ? SampleLoader.Load(path) : SampleLoader.Generate(inputs, _options.Inputs, _options.Inputs.RandomSamples);
-            foreach (var sample in samples)
-            {
-                var bound = SampleLoader.Bind(sample, inputs);
-                _samples.Add(bound);
-                _reference.Add(ModelValidator.Run(original, bound, _outputNames, _runOptions, _model.Name));
-            }
-        }
-
-        _labels = _options.Inputs.LabelsPath is { } lp ? SampleLoader.ReadLabels(lp) : null;
-        var graph = ModelGraph.Import(_model);
-        var all = Factorizer.Candidates(graph, _options.Factorize, _passes)
-            .Where(c => _options.Factorize.IncludesName(PassContext.Label(c.Node)))
-            .ToList();
-        var candidates = all.Where(c => c.Node.Graph == graph.Main).ToList();
-        var activations = Activations(graph, candidates.Select(c => c.Node), inputs);
+        var (modelBytes, graph, all, candidates, activations) = Prepare();
         var baseKey = PlanCache.Key(CacheVersion, SHA256.HashData(modelBytes), SamplesHash(), _options.Metric, string.Join(",", _options.Energies),
             _options.Factorize.RankMultiple, string.Join(",", _options.Factorize.Methods), _options.Factorize.AllowOverridableWeights,
             _options.Factorize.Svd.Seed, _options.Factorize.Svd.Oversamples, _options.Factorize.Svd.PowerIterations, _options.SharedSessions,
@@ -172,6 +147,39 @@ public sealed partial class BudgetPlanner
         };
         Report(PlanPhase.Done, 1, 1, final.Changed ? $"measured {Format(measured)} within {_options.DescribeBudget()}" : "nothing fits the budget; model unchanged");
         return new BudgetResult(new FactorizationResult(final.Model, decisions), plan2);
+    }
+
+    // Runs the original on the calibration samples (the reference) and lists the candidate nodes, with the activations
+    // their isolated one-node models need.
+    private (byte[] ModelBytes, ModelGraph Graph, List<(Node Node, IFactorizationPass Pass)> All, List<(Node Node, IFactorizationPass Pass)> Candidates,
+        Dictionary<string, TensorData> Activations) Prepare()
+    {
+        Report(PlanPhase.Reference, 0, 1, "running the original model");
+
+        // Accuracy sessions use every core; node timing uses the latency options' own threads.
+        _sessionOptions = ModelValidator.CreateSessionOptions(_options.Latency with { IntraOpThreads = 0 });
+        var modelBytes = _model.ToBytes();
+        IReadOnlyList<ModelInput> inputs;
+        using (var original = ProbeModels.Open(modelBytes, _sessionOptions, _model.Name))
+        {
+            inputs = ModelInput.FromSession(original);
+            _outputNames = [.. original.OutputNames];
+            var samples = _options.Inputs.Path is { } path ? SampleLoader.Load(path) : SampleLoader.Generate(inputs, _options.Inputs, _options.Inputs.RandomSamples);
+            foreach (var sample in samples)
+            {
+                var bound = SampleLoader.Bind(sample, inputs);
+                _samples.Add(bound);
+                _reference.Add(ModelValidator.Run(original, bound, _outputNames, _runOptions, _model.Name));
+            }
+        }
+
+        _labels = _options.Inputs.LabelsPath is { } lp ? SampleLoader.ReadLabels(lp) : null;
+        var graph = ModelGraph.Import(_model);
+        var all = Factorizer.Candidates(graph, _options.Factorize, _passes)
+            .Where(c => _options.Factorize.IncludesName(PassContext.Label(c.Node)))
+            .ToList();
+        var candidates = all.Where(c => c.Node.Graph == graph.Main).ToList();
+        return (modelBytes, graph, all, candidates, Activations(graph, candidates.Select(c => c.Node), inputs));
     }
 
     // The allocation loop: allocate on the estimate, verify end to end, rescale the estimate by what was measured (down when
