@@ -39,6 +39,10 @@ public sealed record BudgetOptions
     /// <summary>The default energy ladder: ranks reaching these fractions of each weight's energy (plus break-even) are measured.</summary>
     public static readonly IReadOnlyList<double> DefaultEnergies = [0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999];
 
+    /// <summary>The default cost fractions: ranks whose factors hold at most these fractions of each weight's parameters
+    /// (RankPolicy.Compression), so the ladder also reaches the deep-compression end the energy levels leave out.</summary>
+    public static readonly IReadOnlyList<double> DefaultCostFractions = [0.1, 0.2, 0.3, 0.5];
+
     /// <summary>Default cache folder, relative to the working directory.</summary>
     public const string DefaultCacheDirectory = ".cache/onnx-factorize";
 
@@ -62,6 +66,9 @@ public sealed record BudgetOptions
 
     /// <summary>Energy levels whose ranks form each node's ladder (break-even is always added).</summary>
     public IReadOnlyList<double> Energies { get; init; } = DefaultEnergies;
+
+    /// <summary>Cost fractions whose ranks are added to each node's ladder (empty: energy levels and break-even only).</summary>
+    public IReadOnlyList<double> CostFractions { get; init; } = DefaultCostFractions;
 
     /// <summary>Measure each factorized node's latency and never keep one slower than the original (always on for <see cref="PlanTarget.Latency"/>).</summary>
     public bool LatencyGuard { get; init; } = true;
@@ -145,6 +152,14 @@ public sealed record BudgetOptions
             if (!(energy > 0 && energy < 1))
             {
                 throw new OnnxFactorizeException($"ladder energy must be in (0, 1), got {F(energy)}.");
+            }
+        }
+
+        foreach (var fraction in CostFractions ?? throw new OnnxFactorizeException("the cost-fraction list is null; give an empty list for none."))
+        {
+            if (!(fraction > 0 && fraction < 1))
+            {
+                throw new OnnxFactorizeException($"ladder cost fraction must be in (0, 1), got {F(fraction)}.");
             }
         }
 

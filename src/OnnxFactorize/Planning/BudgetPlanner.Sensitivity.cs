@@ -81,6 +81,13 @@ public sealed partial class BudgetPlanner
             Try(0, RankPolicy.Fixed(top));
         }
 
+        // Energy levels crowd the high-rank end (a decaying spectrum reaches 0.8 of its energy early); cost fractions
+        // spread rungs over the low-rank end, where a robust node can save most.
+        foreach (var fraction in _options.CostFractions.Order())
+        {
+            Try(0, RankPolicy.Compression(fraction));
+        }
+
         var before = first is null ? new NodePlan { NodeName = label, OpType = node.OpType }
             : new NodePlan
             {

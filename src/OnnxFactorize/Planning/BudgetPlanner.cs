@@ -20,7 +20,7 @@ namespace OnnxFactorize.Planning;
 public sealed partial class BudgetPlanner
 {
     // Bumped whenever what a cached node ladder means changes.
-    private const int CacheVersion = 1;
+    private const int CacheVersion = 2;
 
     private readonly OnnxModel _model;
     private readonly BudgetOptions _options;
@@ -85,7 +85,7 @@ public sealed partial class BudgetPlanner
         var computedBefore = _svdCache.Computed;
         var hitsBefore = _svdCache.Hits;
         var (modelBytes, graph, all, candidates, activations) = Prepare();
-        var baseKey = PlanCache.Key(CacheVersion, SHA256.HashData(modelBytes), SamplesHash(), _options.Metric, string.Join(",", _options.Energies),
+        var baseKey = PlanCache.Key(CacheVersion, SHA256.HashData(modelBytes), SamplesHash(), _options.Metric, string.Join(",", _options.Energies), string.Join(",", _options.CostFractions),
             _options.Factorize.RankMultiple, string.Join(",", _options.Factorize.Methods), _options.Factorize.AllowOverridableWeights,
             _options.Factorize.Svd.Seed, _options.Factorize.Svd.Oversamples, _options.Factorize.Svd.PowerIterations, _options.SharedSessions,
             MeasuresLatency ? MachineFingerprint() : "no-latency");
@@ -334,7 +334,7 @@ public sealed partial class BudgetPlanner
         if (choice >= 0)
         {
             var p = plan.Ladder[choice];
-            var from = p.Energy > 0 ? $"energy {Format(p.Energy)}" : "break-even";
+            var from = p.Energy > 0 ? $"energy {Format(p.Energy)}" : p.Rank == plan.BreakEvenRank ? "break-even" : "cost fraction";
             return $"rank {p.Rank} ({from}): alone it costs {Format(p.Error)} of {_options.DescribeBudget()}; chosen by {_options.Target.ToString().ToLowerInvariant()} saved per budget spent, whole model verified at {Format(measured)}";
         }
 
