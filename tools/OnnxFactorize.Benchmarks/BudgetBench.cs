@@ -59,7 +59,7 @@ internal static class BudgetBench
     {
         var id = args[0];
         var budget = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 0.02;
-        var result = BudgetPlanner.Run(OnnxModel.Load(ModelPath(id)), Options(id, budget) with { CacheDirectory = null, SharedSessions = !args.Contains("naive") });
+        var result = BudgetPlanner.Run(OnnxModel.Load(ModelPath(id)), Options(id, budget) with { CacheDirectory = null, SharedSessions = !args.Contains("naive"), LatencyGuard = !args.Contains("no-guard") });
         foreach (var n in result.Plan.Nodes.Where(n => n.Ladder.Count > 0))
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{n.NodeName} {n.OpType} params {n.ParamsBefore} flops {n.FlopsBefore} break-even {n.BreakEvenRank} latency break-even {n.LatencyBreakEvenRank} original {n.OriginalLatencyMs:F4} ms -> chosen {n.ChosenRank}: {n.Reason}"));

@@ -41,7 +41,7 @@ public sealed record BudgetOptions
 
     /// <summary>The default cost fractions: ranks whose factors hold at most these fractions of each weight's parameters
     /// (RankPolicy.Compression), so the ladder also reaches the deep-compression end the energy levels leave out.</summary>
-    public static readonly IReadOnlyList<double> DefaultCostFractions = [0.1, 0.2, 0.3, 0.5];
+    public static readonly IReadOnlyList<double> DefaultCostFractions = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 
     /// <summary>Default cache folder, relative to the working directory.</summary>
     public const string DefaultCacheDirectory = ".cache/onnx-factorize";

@@ -73,7 +73,8 @@ public sealed partial class BudgetPlanner
         {
             // The benchmark's equal-budget protocol, not AIMET's: bisect the target for the most compressed model whose
             // measured metric is within budget (the uncompressed model always is).
-            final = Compress(1);
+            var none = Enumerable.Repeat(-1, layers.Count).ToArray();
+            final = (new AimetSelection(double.NegativeInfinity, none, 1, 0), 1, new FactorizationResult(_model, []), 0);
             double lo = 0, hi = 1;
             for (var step = 0; step < 12; step++)
             {
