@@ -43,6 +43,30 @@ public class BudgetPlannerTests
     }
 
     [Fact]
+    public void Cost_fraction_rungs_reach_ranks_below_the_energy_ladder_and_let_a_loose_budget_compress_further()
+    {
+        var energyOnly = BudgetPlanner.Run(PlanningModels.AmplifiedMlp(), PlanningModels.Options(0.3) with { CostFractions = [] }, latencyMeter: new FakeLatencyMeter());
+        var withFractions = BudgetPlanner.Run(PlanningModels.AmplifiedMlp(), PlanningModels.Options(0.3), latencyMeter: new FakeLatencyMeter());
+
+        // Compression(0.1) on a 64×64 weight: the largest k with 128k ≤ 0.1·4096, i.e. 3.
+        var l1 = withFractions.Plan.Nodes.Single(n => n.NodeName == "l1").Ladder;
+        Assert.Contains(l1, p => p.Rank == 3);
+        Assert.True(l1.Min(p => p.Rank) < energyOnly.Plan.Nodes.Single(n => n.NodeName == "l1").Ladder.Min(p => p.Rank));
+        Assert.True(withFractions.Plan.FinalError <= 0.3);
+        Assert.True(
+            FlopsSaved(withFractions) > FlopsSaved(energyOnly),
+            $"FLOPs saved with fractions {FlopsSaved(withFractions)}, energy only {FlopsSaved(energyOnly)}");
+    }
+
+    [Fact]
+    public void A_cost_fraction_outside_zero_to_one_is_rejected_by_name()
+    {
+        var e = Assert.Throws<OnnxFactorizeException>(() => (PlanningModels.Options(0.01) with { CostFractions = [0.5, 1.0] }).Validate());
+        Assert.Contains("cost fraction", e.Message, StringComparison.Ordinal);
+        Assert.Contains("1", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Ladder_errors_from_the_shared_session_equal_one_session_per_rank()
     {
         var shared = BudgetPlanner.Run(PlanningModels.AmplifiedMlp(), PlanningModels.Options(0.02), latencyMeter: new FakeLatencyMeter());
@@ -136,4 +160,7 @@ public class BudgetPlannerTests
     {
         public void Report(PlanProgress value) => report(value);
     }
+
+    private static long FlopsSaved(BudgetResult result) =>
+        result.Factorization.Decisions.Sum(d => d.FlopsBefore - d.FlopsAfter);
 }
