@@ -200,10 +200,10 @@ internal sealed class CliOptions
 
         if (PolicyOptions.FirstOrDefault(o => o != Energy && Given(result, o)) is { } policy)
         {
-            throw new OnnxFactorizeException($"{policy.Name} conflicts with {budgets[0]}: a budget chooses every rank by measurement (--energy may cap the energies it tries); drop {policy.Name}.");
+            throw new OnnxFactorizeException($"{policy.Name} conflicts with {budgets[0]}: a budget chooses every rank by measurement (--energy may set the top of its energy ladder); drop {policy.Name}.");
         }
 
-        // With --energy, the ladder stops there: no node keeps more energy than that, and the budget picks among less.
+        // With --energy, the energy ladder stops there (the cost-fraction and break-even rungs remain).
         var energies = result.GetValue(Energy) is { } cap && cap < 1
             ? [.. BudgetOptions.DefaultEnergies.Where(e => e < cap), cap]
             : BudgetOptions.DefaultEnergies;

@@ -125,7 +125,7 @@ internal sealed class ModelOptions
 
         if (budgets.Count == 1 && policies.Count == 1 && policies[0] != "Energy")
         {
-            throw new ArgumentException($"{policies[0]} conflicts with {budgets[0]}: a budget chooses every rank by measurement (Energy may cap the energies it tries); drop {policies[0]}.");
+            throw new ArgumentException($"{policies[0]} conflicts with {budgets[0]}: a budget chooses every rank by measurement (Energy may set the top of its energy ladder); drop {policies[0]}.");
         }
 
         if (budgets.Count == 0 && BudgetOnlyNames.FirstOrDefault(b => given.Any(g => g.Item1.Name == b)) is { } orphan)
