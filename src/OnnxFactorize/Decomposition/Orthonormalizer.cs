@@ -199,6 +199,28 @@ internal static class Orthonormalizer
         return (deviation, dependent);
     }
 
+    // Chunk of the parallel Gaussian fill; fixed, so the samples do not depend on the number of workers.
+    private const int GaussianChunk = 1 << 16;
+
+    /// <summary>Fills values with standard normal samples in parallel: each fixed-size chunk has its own generator seeded
+    /// from rng in order, so the result depends only on rng's state, not on the degree of parallelism.</summary>
+    public static void FillGaussianParallel(float[] values, Random rng, int dop)
+    {
+        var chunks = (values.Length + GaussianChunk - 1) / GaussianChunk;
+        var seeds = new int[chunks];
+        for (var c = 0; c < chunks; c++)
+        {
+            seeds[c] = rng.Next();
+        }
+
+        var options = new ParallelOptions { MaxDegreeOfParallelism = dop <= 0 ? Environment.ProcessorCount : dop };
+        Parallel.For(0, chunks, options, c =>
+        {
+            var start = c * GaussianChunk;
+            FillGaussian(values.AsSpan(start, Math.Min(GaussianChunk, values.Length - start)), new Random(seeds[c]));
+        });
+    }
+
     /// <summary>Fills values with standard normal samples, using both outputs of each Box–Muller pair.</summary>
     public static void FillGaussian(Span<float> values, Random rng)
     {
