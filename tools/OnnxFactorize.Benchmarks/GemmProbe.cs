@@ -37,7 +37,7 @@ internal static class GemmProbe
                 {
                     for (var backend = 0; backend < 2; backend++)
                     {
-                        var previous = OrtGemm.SetDisabled(backend == 1);
+                        using var scope = OrtGemm.Force(backend == 1 ? OrtGemm.Backend.Managed : OrtGemm.Backend.Default);
                         MatrixOps.GemmCore(a, m, k, b, n, c, ta, tb, -1);
                         var sw = Stopwatch.StartNew();
                         for (var r = 0; r < reps; r++)
@@ -46,12 +46,11 @@ internal static class GemmProbe
                         }
 
                         best[backend] = Math.Min(best[backend], sw.Elapsed.TotalSeconds / reps);
-                        OrtGemm.SetDisabled(previous);
                     }
                 }
 
                 var flops = 2.0 * m * n * k;
-                Console.WriteLine($"{m}x{k}x{n} transA={ta,-5} transB={tb,-5}: ort {best[0] * 1e3,7:F2} ms {flops / best[0] / 1e9,6:F1} GFLOP/s | managed {best[1] * 1e3,7:F2} ms {flops / best[1] / 1e9,6:F1} GFLOP/s{(OrtGemm.Available ? "" : " (ORT unavailable)")}");
+                Console.WriteLine($"{m}x{k}x{n} transA={ta,-5} transB={tb,-5}: ort {best[0] * 1e3,7:F2} ms {flops / best[0] / 1e9,6:F1} GFLOP/s | managed {best[1] * 1e3,7:F2} ms {flops / best[1] / 1e9,6:F1} GFLOP/s{(OrtGemm.Failure is null ? "" : $" (ONNX Runtime unavailable: {OrtGemm.Failure})")}");
             }
         }
 

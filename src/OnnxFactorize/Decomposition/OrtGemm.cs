@@ -15,34 +15,54 @@ internal static class OrtGemm
     private static readonly string[] InputNames = ["A", "B"];
     private static readonly string[] OutputNames = ["Y"];
     private static readonly Lock Gate = new();
-    private static bool _failed;
-    private static bool _disabled;
+    private static readonly AsyncLocal<Backend> Forced = new();
+    private static volatile string? _failure;
 
-    /// <summary>False once ONNX Runtime failed to load or run here (remembered for the process), or while disabled.</summary>
-    public static bool Available => !_failed && !_disabled;
-
-    /// <summary>Turns the backend off (tests and benchmarks compare it with the managed kernel); returns the previous state.</summary>
-    public static bool SetDisabled(bool disabled)
+    /// <summary>Which backend products take in the current async flow (tests and benchmarks compare them).</summary>
+    internal enum Backend
     {
-        var previous = _disabled;
-        _disabled = disabled;
-        return previous;
+        /// <summary>ONNX Runtime for large products when it loads, else the managed kernel.</summary>
+        Default,
+
+        /// <summary>The managed kernel only.</summary>
+        Managed,
+
+        /// <summary>As if ONNX Runtime failed to load: the failure is caught and the product falls back, but unlike a
+        /// real failure it is not remembered for the process.</summary>
+        SimulatedLoadFailure,
     }
 
-    /// <summary>For tests: makes the next product behave as if ONNX Runtime failed to load, so the fallback runs.</summary>
-    internal static void SimulateFailureForTesting(bool failed) => _failed = failed;
+    /// <summary>False once ONNX Runtime failed to load or run in this process, or while the managed kernel is forced.</summary>
+    public static bool Available => _failure is null && Forced.Value == Backend.Default;
+
+    /// <summary>Why ONNX Runtime is not used (null while it is).</summary>
+    public static string? Failure => _failure;
+
+    /// <summary>Forces a backend for the current async flow until the returned scope is disposed.</summary>
+    public static IDisposable Force(Backend backend)
+    {
+        var previous = Forced.Value;
+        Forced.Value = backend;
+        return new Restore(previous);
+    }
 
     /// <summary>C (m×n) = op(A)·op(B) with A stored m×k (k×m when transA), B stored k×n (n×k when transB), all row-major.
     /// Returns false without touching c when the backend is unavailable.</summary>
     public static bool TryGemm(float[] a, int m, int k, float[] b, int n, float[] c, bool transA, bool transB, int threads)
     {
-        if (!Available)
+        var forced = Forced.Value;
+        if (_failure is not null || forced == Backend.Managed)
         {
             return false;
         }
 
         try
         {
+            if (forced == Backend.SimulatedLoadFailure)
+            {
+                throw new DllNotFoundException("onnxruntime (simulated load failure)");
+            }
+
             var session = Sessions.TryGetValue((transA, transB, threads), out var cached) ? cached : Create(transA, transB, threads);
             long[] aShape = transA ? [k, m] : [m, k];
             long[] bShape = transB ? [n, k] : [k, n];
@@ -58,7 +78,12 @@ internal static class OrtGemm
         }
         catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException or TypeInitializationException or BadImageFormatException)
         {
-            _failed = true;
+            // Remembered, so a machine without a usable ONNX Runtime pays for the failed load once, not per product.
+            if (forced != Backend.SimulatedLoadFailure)
+            {
+                _failure = e.Message;
+            }
+
             return false;
         }
     }
@@ -118,5 +143,10 @@ internal static class OrtGemm
             Name = name,
             Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } },
         };
+    }
+
+    private sealed class Restore(Backend previous) : IDisposable
+    {
+        public void Dispose() => Forced.Value = previous;
     }
 }
