@@ -69,14 +69,38 @@ public static class TruncatedSvd
         }
     }
 
-    private static double FrobeniusSquared(float[] a)
+    private static double FrobeniusSquared(float[] a) => FrobeniusSquared(a, -1);
+
+    // Fixed-size chunks summed in parallel, then added in order: the same bits for any number of workers.
+    private static double FrobeniusSquared(float[] a, int dop)
+    {
+        const int Chunk = 1 << 18;
+        var chunks = (a.Length + Chunk - 1) / Chunk;
+        if (chunks <= 1)
+        {
+            return FrobeniusSquared(a.AsSpan());
+        }
+
+        var partial = new double[chunks];
+        var options = new ParallelOptions { MaxDegreeOfParallelism = dop <= 0 ? Environment.ProcessorCount : dop };
+        Parallel.For(0, chunks, options, c => partial[c] = FrobeniusSquared(a.AsSpan(c * Chunk, Math.Min(Chunk, a.Length - c * Chunk))));
+        var total = 0.0;
+        foreach (var p in partial)
+        {
+            total += p;
+        }
+
+        return total;
+    }
+
+    private static double FrobeniusSquared(ReadOnlySpan<float> a)
     {
         // Widened to double before squaring: float accumulation over millions of terms would lose digits.
         var sum = Vector256<double>.Zero;
         var i = 0;
         for (; i + 8 <= a.Length; i += 8)
         {
-            var (lo, hi) = Vector256.Widen(Vector256.Create<float>(a.AsSpan(i, 8)));
+            var (lo, hi) = Vector256.Widen(Vector256.Create(a.Slice(i, 8)));
             sum = Vector256.MultiplyAddEstimate(lo, lo, sum);
             sum = Vector256.MultiplyAddEstimate(hi, hi, sum);
         }
@@ -151,7 +175,7 @@ public static class TruncatedSvd
     {
         var dop = options.MaxDegreeOfParallelism;
         var rng = new Random(options.Seed);
-        var normSq = FrobeniusSquared(a);
+        var normSq = FrobeniusSquared(a, dop);
 
         var omega = new float[n * l];
         Orthonormalizer.FillGaussianParallel(omega, rng, dop);
