@@ -79,6 +79,17 @@ internal static class Orthonormalizer
         return q;
     }
 
+    /// <summary>One CholQR factorization without applying it: fills transform (l×l, float) with the T for which y·T has
+    /// orthonormal columns and r (l×l, double, upper triangular) with y ≈ (y·T)·r. False when a column is numerically
+    /// dependent on earlier ones (the caller then needs Orthonormalize, which replaces it).</summary>
+    public static bool TryFactor(float[] y, int m, int l, int dop, float[] transform, double[] r)
+    {
+        var gram = new float[l * l];
+        MatrixOps.GemmCore(y, l, m, y, l, gram, transA: true, transB: false, dop);
+        var (_, dependent) = Factor(gram, l, transform, r);
+        return dependent.Count == 0;
+    }
+
     // r ← pass·r for upper-triangular l×l matrices.
     private static void Accumulate(double[] pass, double[] r, int l)
     {

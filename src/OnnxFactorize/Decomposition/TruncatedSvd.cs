@@ -191,6 +191,8 @@ public static class TruncatedSvd
         var tolerance = k < LargeRankFraction * Math.Min(m, n) ? AutomaticTolerance : AutomaticToleranceLargeRank;
         var z = new float[n * l];
         var r = new double[l * l];
+        var transform = new float[l * l];
+        var raw = new float[m * l];
         var shift = 0.0;
         var previous = double.NaN;
         for (var iteration = 0; ; iteration++)
@@ -218,19 +220,38 @@ public static class TruncatedSvd
             // Shifted power step (dashSVD, Feng et al. 2023): iterate with AAᵀ − αI instead of AAᵀ. With α at most half
             // the smallest Ritz value σ_l(QᵀA)² ≤ σ_l(A)², every tail eigenvalue stays smaller in magnitude than the kept
             // ones, while the ratio (σ_{l+1}² − α)/(σ_k² − α) that governs convergence shrinks: for slowly decaying
-            // spectra this converges ~1.5× faster per product. Zq = Z·T, so (AAᵀ − αI)·Q·T = A·Zq − α·Q·T.
-            var qt = (float[])q.Clone();
-            var zq = Orthonormalizer.Orthonormalize(z, n, l, rng, 1, dop, r, qt, m, out var qtExact);
-            var smallest = SmallestSingularValueSquared(r, l);
-            if (qtExact && smallest > 0)
+            // spectra this converges ~1.5× faster per product.
+            if (Orthonormalizer.TryFactor(z, n, l, dop, transform, r))
             {
-                shift = Math.Max(shift, ShiftFraction * smallest);
-            }
+                // Z = Z_q R with T = R⁻¹: Y = ((AAᵀ − αI)Q)·T = (A·Z − αQ)·T, the column transform applied once to the
+                // m×l result instead of to Z (n×l) and Q before the product. A·Z − αQ is ill-conditioned, but nothing
+                // is factored from it before T, so its float rounding is amplified only by ‖T‖ = 1/σ_min(Z), as the
+                // rounding of A·(Z·T) would be.
+                var smallest = SmallestSingularValueSquared(r, l);
+                if (smallest > 0)
+                {
+                    shift = Math.Max(shift, ShiftFraction * smallest);
+                }
 
-            MatrixOps.GemmCore(a, m, n, zq, l, y, transA: false, transB: false, dop);
-            if (qtExact && shift > 0)
+                MatrixOps.GemmCore(a, m, n, z, l, raw, transA: false, transB: false, dop);
+                if (shift > 0)
+                {
+                    TensorPrimitives.MultiplyAdd(q, (float)-shift, raw, raw);
+                }
+
+                MatrixOps.GemmCore(raw, m, l, transform, l, y, transA: false, transB: false, dop);
+            }
+            else
             {
-                TensorPrimitives.MultiplyAdd(qt, (float)-shift, y, y);
+                // A dependent column of Z: Orthonormalize replaces it with a random direction, so Z_q·T no longer
+                // equals the transform of Q, and the shift (which relies on that identity) is skipped this step.
+                var qt = (float[])q.Clone();
+                var zq = Orthonormalizer.Orthonormalize(z, n, l, rng, 1, dop, r, qt, m, out var qtExact);
+                MatrixOps.GemmCore(a, m, n, zq, l, y, transA: false, transB: false, dop);
+                if (qtExact && shift > 0)
+                {
+                    TensorPrimitives.MultiplyAdd(qt, (float)-shift, y, y);
+                }
             }
 
             q = Orthonormalizer.Orthonormalize(y, m, l, rng, 1, dop);
