@@ -4,7 +4,7 @@ using OnnxFactorize.Decomposition;
 
 namespace OnnxFactorize.Benchmarks;
 
-/// <summary>`svd-compare [dir] [repeats] [power-iterations]`: factors the matrices listed in dir/manifest.json (written by
+/// <summary>`svd-compare [dir] [repeats] [power-iterations] [seed]`: factors the matrices listed in dir/manifest.json (written by
 /// tools/svd-compare/compare.py) and prints one JSON object per matrix with time and Frobenius error.</summary>
 internal static class SvdCompare
 {
@@ -12,7 +12,11 @@ internal static class SvdCompare
     {
         var dir = args.Length > 0 ? args[0] : "/tmp/svd-compare";
         var repeats = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 3;
-        var options = new SvdOptions { PowerIterations = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : -1 };
+        var options = new SvdOptions
+        {
+            PowerIterations = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : -1,
+            Seed = args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 0,
+        };
         using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json")));
         var results = new List<Dictionary<string, object>>();
         foreach (var entry in manifest.RootElement.EnumerateArray())

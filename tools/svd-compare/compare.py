@@ -72,11 +72,12 @@ def best_of(paths):
 def table(directory, ours_path, sklearn_path):
     manifest = {e["name"]: e for e in json.load(open(f"{directory}/manifest.json"))}
     ours, theirs = best_of(ours_path), best_of(sklearn_path)
-    print(f"{'size':>11} {'rank':>5} {'ours s':>8} {'sklearn s':>10} {'time ratio':>11} {'ours err/opt':>13} {'sklearn err/opt':>16}")
+    print(f"{'size':>11} {'rank':>5} {'ours s':>8} {'sklearn s':>10} {'time ratio':>11} {'ours err/opt':>13} {'sklearn err/opt':>16} {'goal met':>9}")
     for name, e in manifest.items():
         o, t = ours[name], theirs[name]
         print(f"{e['rows']:>5}x{e['cols']:<5} {e['rank']:>5} {o['seconds']:>8.3f} {t['seconds']:>10.3f} "
-              f"{o['seconds'] / t['seconds']:>11.2f} {o['error'] / e['optimum']:>13.5f} {t['error'] / e['optimum']:>16.5f}")
+              f"{o['seconds'] / t['seconds']:>11.2f} {o['error'] / e['optimum']:>13.5f} {t['error'] / e['optimum']:>16.5f} "
+              f"{'yes' if o['seconds'] <= t['seconds'] and o['error'] <= t['error'] else 'no':>9}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs OnnxFactorize's truncated SVD and scikit-learn's randomized_svd on identical matrices and prints a table.
 # Needs: apt-get install -y python3-sklearn libopenblas0-pthread   (without OpenBLAS numpy's reference BLAS flatters us)
-# Usage: [ROUNDS=2] tools/svd-compare/run.sh [repeats]
+# Usage: [ROUNDS=2] [GEMM=1] tools/svd-compare/run.sh [repeats]   (GEMM=1 also prints GFLOP/s of both GEMM backends)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -24,3 +24,9 @@ for round in $(seq 1 "$rounds"); do
 done
 uptime
 "$python" "$here/compare.py" table "$dir" "$(IFS=,; echo "${ours[*]}")" "$(IFS=,; echo "${theirs[*]}")"
+if [ "${GEMM:-0}" = 1 ]; then
+  # The products of the power iterations (A·Ω, Aᵀ·Q) at each test size, ONNX Runtime (MLAS) and managed alternately.
+  for shape in "4096 4096 266" "768 3072 74" "512 4608 138"; do
+    dotnet run -c Release --no-build --project "$root/tools/OnnxFactorize.Benchmarks" -- gemm $shape | head -2
+  done
+fi

@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace OnnxFactorize.Decomposition;
 
 /// <summary>Orthonormalizes the columns of a tall row-major m×l float matrix with Cholesky QR passes (CholQR2,
@@ -75,6 +77,17 @@ internal static class Orthonormalizer
         }
 
         return q;
+    }
+
+    /// <summary>One CholQR factorization without applying it: fills transform (l×l, float) with the T for which y·T has
+    /// orthonormal columns and r (l×l, double, upper triangular) with y ≈ (y·T)·r. False when a column is numerically
+    /// dependent on earlier ones (the caller then needs Orthonormalize, which replaces it).</summary>
+    public static bool TryFactor(float[] y, int m, int l, int dop, float[] transform, double[] r)
+    {
+        var gram = new float[l * l];
+        MatrixOps.GemmCore(y, l, m, y, l, gram, transA: true, transB: false, dop);
+        var (_, dependent) = Factor(gram, l, transform, r);
+        return dependent.Count == 0;
     }
 
     // r ← pass·r for upper-triangular l×l matrices.
@@ -199,22 +212,58 @@ internal static class Orthonormalizer
         return (deviation, dependent);
     }
 
-    /// <summary>Fills values with standard normal samples, using both outputs of each Box–Muller pair.</summary>
-    public static void FillGaussian(Span<float> values, Random rng)
+    // Chunk of the parallel Gaussian fill; fixed, so the samples do not depend on the number of workers.
+    private const int GaussianChunk = 1 << 16;
+
+    /// <summary>Fills values with standard normal samples in parallel: each fixed-size chunk has its own SplitMix64
+    /// stream seeded from rng in order, so the result depends only on rng's state, not on the degree of parallelism.
+    /// Box–Muller runs vectorized in float (TensorPrimitives), which is ample for a random sketch.</summary>
+    public static void FillGaussianParallel(float[] values, Random rng, int dop)
     {
-        var i = 0;
-        for (; i + 1 < values.Length; i += 2)
+        var chunks = (values.Length + GaussianChunk - 1) / GaussianChunk;
+        var seeds = new long[chunks];
+        for (var c = 0; c < chunks; c++)
         {
-            var radius = Math.Sqrt(-2.0 * Math.Log(1.0 - rng.NextDouble()));
-            var (sin, cos) = Math.SinCos(2.0 * Math.PI * rng.NextDouble());
-            values[i] = (float)(radius * cos);
-            values[i + 1] = (float)(radius * sin);
+            seeds[c] = rng.NextInt64();
         }
 
-        if (i < values.Length)
+        var options = new ParallelOptions { MaxDegreeOfParallelism = dop <= 0 ? Environment.ProcessorCount : dop };
+        Parallel.For(0, chunks, options, c =>
         {
-            values[i] = (float)Gaussian(rng);
+            var start = c * GaussianChunk;
+            FillGaussianChunk(values.AsSpan(start, Math.Min(GaussianChunk, values.Length - start)), (ulong)seeds[c]);
+        });
+    }
+
+    // Box–Muller on (0,1] uniforms: the first half of the chunk gets r·cos θ, the second half r·sin θ of the same pairs.
+    private static void FillGaussianChunk(Span<float> values, ulong state)
+    {
+        var pairs = (values.Length + 1) / 2;
+        var u1 = new float[pairs];
+        var u2 = new float[pairs];
+        for (var i = 0; i < pairs; i++)
+        {
+            // SplitMix64 (Steele, Lea & Flood 2014); two 24-bit uniforms per output, offset by ½ ulp to avoid 0.
+            state += 0x9E3779B97F4A7C15UL;
+            var z = state;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            z ^= z >> 31;
+            u1[i] = ((z >> 40) + 0.5f) * (1f / (1 << 24));
+            u2[i] = (((z >> 16) & 0xFFFFFF) + 0.5f) * (1f / (1 << 24));
         }
+
+        // r = sqrt(-2 ln u1), θ = 2π u2.
+        TensorPrimitives.Log(u1, u1);
+        TensorPrimitives.Multiply(u1, -2f, u1);
+        TensorPrimitives.Sqrt(u1, u1);
+        TensorPrimitives.Multiply(u2, 2f, u2);
+        var sin = new float[pairs];
+        var cos = new float[pairs];
+        TensorPrimitives.SinCosPi(u2, sin, cos);
+        var half = values.Length / 2;
+        TensorPrimitives.Multiply(u1.AsSpan(0, values.Length - half), cos.AsSpan(0, values.Length - half), values[..(values.Length - half)]);
+        TensorPrimitives.Multiply(u1.AsSpan(0, half), sin.AsSpan(0, half), values[(values.Length - half)..]);
     }
 
     /// <summary>Standard normal sample (Box–Muller), deterministic for a seeded Random.</summary>
