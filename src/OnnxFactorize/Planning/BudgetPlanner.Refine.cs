@@ -4,8 +4,8 @@ namespace OnnxFactorize.Planning;
 
 public sealed partial class BudgetPlanner
 {
-    // What the measured refinement changed: each node's rung before it, and per node the last step measured over budget.
-    private sealed record Refinement(int[] Before, Dictionary<int, (int Rung, double Measured)> Rejected)
+    // What the measured refinement changed: each node's rung before it, and per node the steps measured over budget.
+    private sealed record Refinement(int[] Before, Dictionary<int, List<(int Rung, double Measured)>> Rejected)
     {
         public static Refinement None(int[] choice) => new((int[])choice.Clone(), []);
     }
@@ -13,8 +13,8 @@ public sealed partial class BudgetPlanner
     // Greedy refinement by measurement. The allocator combines single-node errors as independent (quadrature), which
     // over-prices nodes whose errors partly cancel in the whole model; once a verified answer is within budget, the
     // remaining budget is spent by trying one rung change at a time, largest objective saving first, measuring the whole
-    // model and keeping the change only when it stays within budget. A node whose smallest further step was measured
-    // over budget is not tried again.
+    // model and keeping the change only when it stays within budget. A rung measured over budget is not tried again; the
+    // node's next rung in line is.
     private (FactorizationResult Final, int[] Choice, double Measured, Refinement Refinement) Refine(List<NodePlan> plans, FactorizationResult final,
         int[] choice, double measured, List<VerificationStep> steps)
     {
@@ -27,19 +27,27 @@ public sealed partial class BudgetPlanner
 
         var allowed = plans.Select(p => p.Ladder.Select(Allowed).ToArray()).ToList();
         var current = (int[])choice.Clone();
-        var settled = new bool[plans.Count];
-        for (var attempt = 1; attempt <= limit; attempt++)
+        var rejected = new HashSet<(int Node, int Rung)>();
+        var knownOver = new HashSet<(int Node, int Rung)>();
+        var attempt = 0;
+        var misses = new int[plans.Count];
+        while (attempt < limit && NextMove(plans, allowed, current, misses, m => rejected.Contains(m) || knownOver.Contains(m)) is { } move)
         {
             _ct.ThrowIfCancellationRequested();
-            if (NextMove(plans, allowed, current, settled) is not { } move)
-            {
-                break;
-            }
-
             var (node, rung) = move;
             var plan = plans[node];
             var trial = (int[])current.Clone();
             trial[node] = rung;
+
+            // With only this node factorized, its ladder error is already the whole-model measurement: no verification
+            // needed. It is skipped only until another change is kept, which may cancel part of its error.
+            if (trial.Count(c => c >= 0) == 1 && !(plan.Ladder[rung].Error <= _options.Allowance))
+            {
+                knownOver.Add(move);
+                continue;
+            }
+
+            attempt++;
             var what = current[node] < 0
                 ? $"factorize '{plan.NodeName}' at rank {plan.Ladder[rung].Rank} (left out by the estimate)"
                 : $"lower '{plan.NodeName}' from rank {plan.Ladder[current[node]].Rank} to rank {plan.Ladder[rung].Rank}";
@@ -49,11 +57,18 @@ public sealed partial class BudgetPlanner
             if (kept)
             {
                 (final, current, measured) = (result, trial, error);
+                knownOver.Clear();
             }
             else
             {
-                settled[node] = true;
-                refinement.Rejected[node] = (rung, error);
+                rejected.Add(move);
+                misses[node]++;
+                if (!refinement.Rejected.TryGetValue(node, out var list))
+                {
+                    refinement.Rejected[node] = list = [];
+                }
+
+                list.Add((rung, error));
             }
 
             steps.Add(new VerificationStep(steps.Count + 1, RankAllocator.Estimate(plans, trial, _options.Metric), error,
@@ -63,33 +78,29 @@ public sealed partial class BudgetPlanner
         return (final, current, measured, refinement);
     }
 
-    // The untried step with the largest objective saving: a chosen node's next cheaper allowed rung (the smallest saving
-    // beyond its current one), or an excluded node's least damaging allowed rung. Ties go to the earlier node, then rung.
-    private (int Node, int Rung)? NextMove(List<NodePlan> plans, List<bool[]> allowed, int[] current, bool[] settled)
+    // Each node's next untried step: a chosen node's next cheaper allowed rung (the smallest saving beyond its current
+    // one), an excluded node's least damaging allowed rung (by its single-node error). Of these, the one with the largest
+    // objective saving among the nodes with the fewest steps measured over budget so far, so one node's failures do not
+    // use up the allowance before the others are tried; ties go to the earlier node.
+    private (int Node, int Rung)? NextMove(List<NodePlan> plans, List<bool[]> allowed, int[] current, int[] misses, Func<(int Node, int Rung), bool> excluded)
     {
         (int Node, int Rung, double Gain)? best = null;
         for (var i = 0; i < plans.Count; i++)
         {
-            if (settled[i])
-            {
-                continue;
-            }
-
             var ladder = plans[i].Ladder;
-            var now = current[i] < 0 ? 0 : RankAllocator.Benefit(plans[i], ladder[current[i]], _options.Target);
-            var options = Enumerable.Range(0, ladder.Count)
-                .Where(j => allowed[i][j] && RankAllocator.Benefit(plans[i], ladder[j], _options.Target) > now)
-                .ToList();
+            var benefit = ladder.Select(p => RankAllocator.Benefit(plans[i], p, _options.Target)).ToArray();
+            var now = current[i] < 0 ? 0 : benefit[current[i]];
+            var options = Enumerable.Range(0, ladder.Count).Where(j => allowed[i][j] && benefit[j] > now && !excluded((i, j))).ToList();
             if (options.Count == 0)
             {
                 continue;
             }
 
             var rung = current[i] < 0
-                ? options.MinBy(j => (ladder[j].Error, -RankAllocator.Benefit(plans[i], ladder[j], _options.Target)))
-                : options.MinBy(j => (RankAllocator.Benefit(plans[i], ladder[j], _options.Target), ladder[j].Error));
-            var gain = RankAllocator.Benefit(plans[i], ladder[rung], _options.Target) - now;
-            if (best is null || gain > best.Value.Gain)
+                ? options.MinBy(j => (ladder[j].Error, -benefit[j]))
+                : options.MinBy(j => (benefit[j], ladder[j].Error));
+            var gain = benefit[rung] - now;
+            if (best is not { } top || misses[i] < misses[top.Node] || (misses[i] == misses[top.Node] && gain > top.Gain))
             {
                 best = (i, rung, gain);
             }

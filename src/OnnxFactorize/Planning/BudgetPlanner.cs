@@ -334,8 +334,8 @@ public sealed partial class BudgetPlanner
         }
 
         var before = refinement.Before[index];
-        var rejected = refinement.Rejected.TryGetValue(index, out var r)
-            ? $"; measured refinement tried rank {plan.Ladder[r.Rung].Rank}: whole model {Format(r.Measured)}, over budget"
+        var rejected = refinement.Rejected.TryGetValue(index, out var tries)
+            ? $"; measured refinement tried {string.Join(", ", tries.Select(t => $"rank {plan.Ladder[t.Rung].Rank} (whole model {Format(t.Measured)})"))}: over budget"
             : "";
         if (choice >= 0)
         {
