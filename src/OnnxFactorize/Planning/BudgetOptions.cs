@@ -86,6 +86,11 @@ public sealed record BudgetOptions
     /// <summary>End-to-end verifications allowed before backing off node by node.</summary>
     public int MaxVerifications { get; init; } = 6;
 
+    /// <summary>Whole-model verifications spent after the allocation ends within budget, each measuring one more rung
+    /// change (a chosen node one rung cheaper, or an excluded node's least damaging rung) and keeping it when the measured
+    /// error stays within budget; 0 disables the refinement.</summary>
+    public int RefinementVerifications { get; init; } = 8;
+
     /// <summary>The metric the budget limits.</summary>
     public BudgetMetric Metric => MaxAccuracyDrop is not null ? BudgetMetric.AccuracyDrop
         : MinTop1Agreement is not null ? BudgetMetric.Top1Agreement : BudgetMetric.RelL2Error;
@@ -166,6 +171,11 @@ public sealed record BudgetOptions
         if (MaxVerifications < 1)
         {
             throw new OnnxFactorizeException($"max-verifications must be at least 1, got {MaxVerifications}.");
+        }
+
+        if (RefinementVerifications < 0)
+        {
+            throw new OnnxFactorizeException($"refinement-verifications must be 0 (no refinement) or more, got {RefinementVerifications}.");
         }
 
         ArgumentNullException.ThrowIfNull(Factorize);

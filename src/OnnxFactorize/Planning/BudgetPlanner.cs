@@ -15,8 +15,9 @@ namespace OnnxFactorize.Planning;
 /// <summary>Compresses a model as much as the budget allows, decided by measurement in ONNX Runtime: per candidate node it
 /// measures the end-to-end error of every rung of a rank ladder (only that node factorized), times the factorized node
 /// against the original, allocates one rank per node by benefit per unit of budget, then verifies the whole model and
-/// backs off until the measured error is within budget. The answer always meets the budget on the calibration inputs;
-/// when nothing fits, the model comes back unchanged.</summary>
+/// backs off until the measured error is within budget; what budget is left is then spent by measured refinement, one
+/// rung change at a time, each kept only when the whole model stays within budget. The answer always meets the budget
+/// on the calibration inputs; when nothing fits, the model comes back unchanged.</summary>
 public sealed partial class BudgetPlanner
 {
     // Bumped whenever what a cached node ladder means changes.
@@ -111,11 +112,12 @@ public sealed partial class BudgetPlanner
         }
 
         Report(PlanPhase.Sensitivity, candidates.Count, candidates.Count, "");
-        var (final, chosen, steps, measured) = Allocate(plans);
+        var (allocated, allocatedChoice, steps, allocatedError) = Allocate(plans);
+        var (final, chosen, measured, refinement) = Refine(plans, allocated, allocatedChoice, allocatedError, steps);
         var nodes = plans.Select((p, i) => p with
         {
             ChosenRank = chosen[i] < 0 ? 0 : p.Ladder[chosen[i]].Rank,
-            Reason = Explain(p, chosen[i], measured),
+            Reason = Explain(p, i, chosen[i], measured, refinement),
         }).ToList();
         foreach (var (node, _) in all.Where(c => c.Node.Graph != graph.Main))
         {
@@ -324,18 +326,27 @@ public sealed partial class BudgetPlanner
         }
     }
 
-    private string Explain(NodePlan plan, int choice, double measured)
+    private string Explain(NodePlan plan, int index, int choice, double measured, Refinement refinement)
     {
         if (plan.Ladder.Count == 0)
         {
             return plan.Reason;
         }
 
+        var before = refinement.Before[index];
+        var rejected = refinement.Rejected.TryGetValue(index, out var tries)
+            ? $"; measured refinement tried {string.Join(", ", tries.Select(t => $"rank {plan.Ladder[t.Rung].Rank} (whole model {Format(t.Measured)})"))}: over budget"
+            : "";
         if (choice >= 0)
         {
             var p = plan.Ladder[choice];
             var from = p.Energy > 0 ? $"energy {Format(p.Energy)}" : p.Rank == plan.BreakEvenRank ? "break-even" : "cost fraction";
-            return $"rank {p.Rank} ({from}): alone it costs {Format(p.Error)} of {_options.DescribeBudget()}; chosen by {_options.Target.ToString().ToLowerInvariant()} saved per budget spent, whole model verified at {Format(measured)}";
+            var how = choice == before
+                ? $"chosen by {_options.Target.ToString().ToLowerInvariant()} saved per budget spent"
+                : before < 0
+                    ? "left out by the estimate (single-node errors in quadrature), then taken by measured refinement"
+                    : $"rank {plan.Ladder[before].Rank} by the estimate, lowered by measured refinement";
+            return $"rank {p.Rank} ({from}): alone it costs {Format(p.Error)} of {_options.DescribeBudget()}; {how}, whole model verified at {Format(measured)}{rejected}";
         }
 
         var slower = MeasuresLatency && plan.Ladder.All(p => p.Speedup is { } s && s < 1.0);
@@ -345,7 +356,7 @@ public sealed partial class BudgetPlanner
         }
 
         var cheapest = plan.Ladder.Where(Allowed).Select(p => p.Error).DefaultIfEmpty(double.PositiveInfinity).Min();
-        return $"left as it is: its least damaging rung costs {Format(cheapest)} alone, which the budget ({_options.DescribeBudget()}) could not fit with the others";
+        return $"left as it is: its least damaging rung costs {Format(cheapest)} alone, which the budget ({_options.DescribeBudget()}) could not fit with the others{rejected}";
     }
 
     private IReadOnlyList<FactorizationDecision> Decisions(FactorizationResult final, IReadOnlyList<NodePlan> nodes)

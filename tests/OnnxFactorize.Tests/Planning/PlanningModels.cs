@@ -30,6 +30,22 @@ internal static class PlanningModels
         return OnnxModel.FromProto(Model(graph));
     }
 
+    /// <summary>y = x + x·W1 − x·W2 with W1 = W2: the branches cancel, so truncating both at similar ranks costs far less
+    /// than either alone; the single-node errors in quadrature over-price the pair.</summary>
+    public static OnnxModel CancellingBranches()
+    {
+        var graph = new GraphProto { Name = "cancelling" };
+        graph.Input.Add(FloatInfo("x", 8, Width));
+        graph.Output.Add(FloatInfo("y", 8, Width));
+        graph.Initializer.Add(Tensor("W1", [Width, Width], Decaying(1)));
+        graph.Initializer.Add(Tensor("W2", [Width, Width], Decaying(1)));
+        graph.Node.Add(Node("MatMul", "b1", ["x", "W1"], ["h1"]));
+        graph.Node.Add(Node("MatMul", "b2", ["x", "W2"], ["h2"]));
+        graph.Node.Add(Node("Sub", "diff", ["h1", "h2"], ["d"]));
+        graph.Node.Add(Node("Add", "sum", ["x", "d"], ["y"]));
+        return OnnxModel.FromProto(Model(graph));
+    }
+
     /// <summary>Σ_r σ_r u_r v_rᵀ with σ_r = exp(−r/6) and Gaussian u, v: a smoothly decaying spectrum.</summary>
     public static float[] Decaying(int seed)
     {
