@@ -94,24 +94,6 @@ public sealed class GemmSvdPass : IFactorizationPass
         var second = graph.AddNode("Gemm", secondInputs, [output.Name + "_svd_out"], label + "_svd_b", secondAttributes);
         graph.TransferOutput(node, 0, second, 0);
 
-        return new FactorizationDecision
-        {
-            NodeName = label,
-            OpType = OpType,
-            GraphPath = graph.Path,
-            Method = "svd",
-            Status = DecisionStatus.Factorized,
-            Reason = alpha == 1f ? reason : reason + $" alpha {alpha} folded into the first factor.",
-            WeightShape = stored,
-            Rank = rank,
-            Ranks = [rank],
-            BreakEvenRank = plan.Choice.BreakEvenRank,
-            ParamsBefore = (long)k * n,
-            ParamsAfter = plan.ParamsAfter,
-            FlopsBefore = flopsBefore,
-            FlopsAfter = 2 * m * rank * (k + n),
-            WeightRelError = plan.RelativeError,
-            SingularValues = plan.Svd.S,
-        };
+        return plan.Decision(node, label, stored, flopsBefore, m, alpha == 1f ? reason : reason + $" alpha {alpha} folded into the first factor.");
     }
 }

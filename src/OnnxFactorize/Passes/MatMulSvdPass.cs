@@ -81,24 +81,6 @@ public sealed class MatMulSvdPass : IFactorizationPass
         }
 
         graph.TransferOutput(node, 0, second, 0);
-        return new FactorizationDecision
-        {
-            NodeName = label,
-            OpType = OpType,
-            GraphPath = graph.Path,
-            Method = "svd",
-            Status = DecisionStatus.Factorized,
-            Reason = reason,
-            WeightShape = weightShape,
-            Rank = k,
-            Ranks = [k],
-            BreakEvenRank = plan.Choice.BreakEvenRank,
-            ParamsBefore = (long)rows * cols,
-            ParamsAfter = plan.ParamsAfter,
-            FlopsBefore = flopsBefore,
-            FlopsAfter = 2 * otherCount * k * (rows + cols),
-            WeightRelError = plan.RelativeError,
-            SingularValues = plan.Svd.S,
-        };
+        return plan.Decision(node, label, weightShape, flopsBefore, otherCount, reason);
     }
 }

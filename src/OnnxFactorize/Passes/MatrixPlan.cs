@@ -50,6 +50,32 @@ public sealed record MatrixPlan(SvdResult Svd, RankChoice Choice)
         return new MatrixPlan(svd, choice);
     }
 
+    /// <summary>The decision for a node rewritten into the two factors: <paramref name="activationRows"/> is how many rows
+    /// (or columns) of activations each factor multiplies, so FLOPs after are 2·rows·k·(m+n).</summary>
+    public FactorizationDecision Decision(Graph.Node node, string label, IReadOnlyList<long> weightShape, long flopsBefore, long activationRows, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        return new FactorizationDecision
+        {
+            NodeName = label,
+            OpType = node.OpType,
+            GraphPath = node.Graph.Path,
+            Method = "svd",
+            Status = DecisionStatus.Factorized,
+            Reason = reason,
+            WeightShape = weightShape,
+            Rank = Choice.Rank,
+            Ranks = [Choice.Rank],
+            BreakEvenRank = Choice.BreakEvenRank,
+            ParamsBefore = (long)Svd.Rows * Svd.Cols,
+            ParamsAfter = ParamsAfter,
+            FlopsBefore = flopsBefore,
+            FlopsAfter = 2 * activationRows * Choice.Rank * (Svd.Rows + Svd.Cols),
+            WeightRelError = RelativeError,
+            SingularValues = Svd.S,
+        };
+    }
+
     /// <summary>Factor parameters k(m+n).</summary>
     public long ParamsAfter => (long)Choice.Rank * (Svd.Rows + Svd.Cols);
 
