@@ -1,5 +1,4 @@
 using OnnxFactorize.Onnx;
-using OnnxFactorize.Onnx.Proto;
 using OnnxFactorize.Validation;
 
 namespace OnnxFactorize.Cli;
@@ -12,8 +11,7 @@ internal static class ShapeProbe
     {
         try
         {
-            var proto = ModelTensors.All(model.Proto).Any(ExternalData.IsExternal) ? ModelProto.Parser.ParseFrom(model.ToBytes()) : model.Proto;
-            return ModelCost.ValueShapes(proto, dims);
+            return ModelCost.ValueShapes(model.ProtoWithInlineData(), dims);
         }
         catch (OnnxFactorizeException e)
         {

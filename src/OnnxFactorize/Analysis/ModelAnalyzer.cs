@@ -88,7 +88,7 @@ public static class ModelAnalyzer
         passes ??= Factorizer.DefaultPasses;
 
         // The passes rewrite this scratch graph as they decide; it is thrown away, so the caller's model stays untouched.
-        var graph = Import(model, measuredShapes);
+        var graph = ModelGraph.Import(model, measuredShapes);
         var context = new PassContext(graph, options, cancellationToken);
         var candidates = Factorizer.Candidates(graph, options, passes)
             .Where(c => options.IncludesName(c.Node.Name.Length > 0 ? c.Node.Name : PassContext.Label(c.Node)))
@@ -138,17 +138,6 @@ public static class ModelAnalyzer
     /// <summary>Methods whose savings are estimated per Conv node, each on its own scratch graph.</summary>
     private static readonly string[] ConvMethods = ["svd", "tucker2", "spatial-svd", "depthwise"];
 
-    private static ModelGraph Import(OnnxModel model, IReadOnlyDictionary<string, long[]>? measuredShapes)
-    {
-        var graph = ModelGraph.Import(model);
-        if (measuredShapes is not null)
-        {
-            graph.AddMeasuredShapes(measuredShapes);
-        }
-
-        return graph;
-    }
-
     private static MethodEstimate Estimate(FactorizationDecision d) => new(d.Method, d.Rank, d.ParamsAfter, d.FlopsAfter, d.WeightRelError);
 
     /// <summary>For each Conv candidate, what every Conv method would do under the same policy (factorized outcomes only).</summary>
@@ -163,7 +152,7 @@ public static class ModelAnalyzer
 
         foreach (var method in ConvMethods)
         {
-            var scratch = Import(model, measuredShapes);
+            var scratch = ModelGraph.Import(model, measuredShapes);
             var context = new PassContext(scratch, options with { Methods = [method] }, cancellationToken);
             foreach (var (node, pass) in Factorizer.Candidates(scratch, options, passes).Where(c => c.Node.OpType == "Conv").ToList())
             {

@@ -29,8 +29,9 @@ public sealed class ModelGraph
     /// <summary>True once any graph of the model was edited.</summary>
     public bool IsModified => AllGraphs().Any(g => g.IsModified);
 
-    /// <summary>Builds the editable graph of <paramref name="model"/>; the model itself is not changed.</summary>
-    public static ModelGraph Import(OnnxModel model)
+    /// <summary>Builds the editable graph of <paramref name="model"/>; the model itself is not changed.
+    /// <paramref name="measuredShapes"/> fill in shapes the model does not declare (see <see cref="AddMeasuredShapes"/>).</summary>
+    public static ModelGraph Import(OnnxModel model, IReadOnlyDictionary<string, long[]>? measuredShapes = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         var result = new ModelGraph(model);
@@ -46,6 +47,11 @@ public sealed class ModelGraph
         }
 
         result.Main = OnnxGraph.Import(result, null, null, "", graph);
+        if (measuredShapes is not null)
+        {
+            result.AddMeasuredShapes(measuredShapes);
+        }
+
         return result;
     }
 

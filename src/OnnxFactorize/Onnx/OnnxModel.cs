@@ -146,6 +146,11 @@ public sealed class OnnxModel
         copy.WriteTo(stream);
     }
 
+    /// <summary>The protobuf with every external tensor inlined — the model's own <see cref="Proto"/> when none is external —
+    /// for ONNX Runtime sessions created from bytes, which cannot find data files.</summary>
+    public ModelProto ProtoWithInlineData() =>
+        ModelTensors.All(Proto).Any(ExternalData.IsExternal) ? Parse(ToBytes(), Name) : Proto;
+
     /// <summary>Returns the serialized model, external data inlined.</summary>
     public byte[] ToBytes()
     {

@@ -32,11 +32,7 @@ public static class Factorizer
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         passes ??= DefaultPasses;
-        var graph = ModelGraph.Import(model);
-        if (measuredShapes is not null)
-        {
-            graph.AddMeasuredShapes(measuredShapes);
-        }
+        var graph = ModelGraph.Import(model, measuredShapes);
 
         var context = new PassContext(graph, options, cancellationToken, svdCache);
         var candidates = Candidates(graph, options, passes);

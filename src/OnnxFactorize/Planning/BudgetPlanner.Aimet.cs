@@ -111,13 +111,6 @@ public sealed partial class BudgetPlanner
         };
     }
 
-    private (FactorizationResult Result, double Error) MeasureBuilt(IReadOnlyDictionary<string, RankPolicy> policies)
-    {
-        var result = Build(_model, policies);
-        using var session = ProbeModels.Open(result.Model.ToBytes(), _sessionOptions, _model.Name);
-        return (result, MeasureError(session, _ => []));
-    }
-
     // One layer's dictionary row. A ratio c maps to the largest rank r ≤ break-even whose factorized cost (FLOPs, or
     // parameters for the params target, as the engine prices the node with RankPolicy.Fixed(r)) is at most c × the
     // original; for an SVD node that is ⌊c·mn/(m+n)⌋, RankPolicy.Compression(c). Each distinct rank is evaluated once with
@@ -131,8 +124,7 @@ public sealed partial class BudgetPlanner
         long Cost(FactorizationDecision d, bool after) => byParams ? (after ? d.ParamsAfter : d.ParamsBefore) : (after ? d.FlopsAfter : d.FlopsBefore);
         (FactorizationDecision? Decision, FactorizationResult Result) Price(int rank)
         {
-            var options = _options.Factorize with { NodePolicies = new Dictionary<string, RankPolicy> { [label] = RankPolicy.Fixed(rank) }, Only = null, Exclude = null };
-            var result = Factorizer.Run(isolated, options, cancellationToken: _ct, passes: _passes, svdCache: _svdCache);
+            var result = FactorizeIsolated(isolated, label, RankPolicy.Fixed(rank));
             return (result.Decisions.Count > 0 ? result.Decisions[0] : null, result);
         }
 

@@ -52,8 +52,7 @@ public sealed partial class BudgetPlanner
         FactorizationDecision? first = null;
         void Try(double energy, RankPolicy policy)
         {
-            var options = _options.Factorize with { NodePolicies = new Dictionary<string, RankPolicy> { [label] = policy }, Only = null, Exclude = null };
-            var result = Factorizer.Run(isolated, options, cancellationToken: _ct, passes: _passes, svdCache: _svdCache);
+            var result = FactorizeIsolated(isolated, label, policy);
             if (result.Decisions.Count == 0)
             {
                 return;

@@ -278,6 +278,12 @@ public sealed partial class BudgetPlanner
             }
         }
 
+        return MeasureBuilt(policies);
+    }
+
+    // Builds the whole model with exactly these nodes factorized and measures its error on the calibration samples.
+    private (FactorizationResult Result, double Error) MeasureBuilt(IReadOnlyDictionary<string, RankPolicy> policies)
+    {
         var result = Build(_model, policies);
         using var session = ProbeModels.Open(result.Model.ToBytes(), _sessionOptions, _model.Name);
         return (result, MeasureError(session, _ => []));
@@ -289,6 +295,13 @@ public sealed partial class BudgetPlanner
         var only = new Regex("^(?:" + string.Join("|", policies.Keys.Select(Regex.Escape)) + ")$", RegexOptions.CultureInvariant);
         var options = _options.Factorize with { NodePolicies = policies, Only = only, Exclude = null };
         return Factorizer.Run(model, options, cancellationToken: _ct, passes: _passes, svdCache: _svdCache);
+    }
+
+    // Factorizes the one node of an isolated single-node model with the given policy (a ladder rung or a priced rank).
+    private FactorizationResult FactorizeIsolated(OnnxModel isolated, string label, RankPolicy policy)
+    {
+        var options = _options.Factorize with { NodePolicies = new Dictionary<string, RankPolicy> { [label] = policy }, Only = null, Exclude = null };
+        return Factorizer.Run(isolated, options, cancellationToken: _ct, passes: _passes, svdCache: _svdCache);
     }
 
     // The budget metric of a session's outputs against the reference, over every calibration sample.

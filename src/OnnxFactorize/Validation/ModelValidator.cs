@@ -327,12 +327,10 @@ public static class ModelValidator
     private static ModelSummary Summarize(string path, IReadOnlyDictionary<string, long> dims)
     {
         var loaded = OnnxModel.Load(path);
-        var model = loaded.Proto;
 
         // Shapes may have to be measured by running the model from bytes, where external data cannot be found: inline it.
-        var runnable = ModelTensors.All(model).Any(ExternalData.IsExternal) ? ModelProto.Parser.ParseFrom(loaded.ToBytes()) : model;
-        var cost = ModelCost.Analyze(runnable, dims);
-        return new ModelSummary { Path = path, FileBytes = FileBytes(path, model), Parameters = cost.Parameters, Flops = cost.Flops };
+        var cost = ModelCost.Analyze(loaded.ProtoWithInlineData(), dims);
+        return new ModelSummary { Path = path, FileBytes = FileBytes(path, loaded.Proto), Parameters = cost.Parameters, Flops = cost.Flops };
     }
 
     // The .onnx file plus every external data file its initializers point to (counted once each).
