@@ -77,40 +77,41 @@ public static class ModelAnalyzer
     /// <summary>Energy fractions reported per node.</summary>
     public static IReadOnlyList<double> EnergyLevels { get; } = [0.90, 0.95, 0.99, 0.999];
 
-    /// <summary>Analyzes <paramref name="model"/>; the model is not modified.</summary>
+    /// <summary>Methods whose savings are estimated per Conv node.</summary>
+    private static readonly string[] ConvMethods = ["svd", "tucker2", "spatial-svd", "depthwise"];
+
+    /// <summary>Analyzes <paramref name="model"/>: every rank is priced through the rules' Plan step on one imported graph;
+    /// nothing is emitted and the model is not modified.</summary>
     public static ModelAnalysis Analyze(OnnxModel model, FactorizeOptions options, IProgress<FactorizeProgress>? progress = null,
-        CancellationToken cancellationToken = default, IReadOnlyList<IFactorizationPass>? passes = null,
+        CancellationToken cancellationToken = default, IReadOnlyList<IFactorizationRule>? rules = null,
         IReadOnlyDictionary<string, long[]>? measuredShapes = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        passes ??= Factorizer.DefaultPasses;
-
-        // The passes rewrite this scratch graph as they decide; it is thrown away, so the caller's model stays untouched.
+        rules ??= Factorizer.DefaultRules;
         var graph = ModelGraph.Import(model, measuredShapes);
         var context = new PassContext(graph, options, cancellationToken);
-        var candidates = Factorizer.Candidates(graph, options, passes)
-            .Where(c => options.IncludesName(c.Node.Name.Length > 0 ? c.Node.Name : PassContext.Label(c.Node)))
-            .ToList();
-        var withoutPass = graph.AllGraphs()
+        var candidates = Factorizer.Candidates(graph, options, rules);
+        var withoutRule = graph.AllGraphs()
             .SelectMany(g => g.Nodes)
-            .Where(n => n.IsDefaultDomain && options.IncludesOp(n.OpType) && !passes.Any(p => p.OpType == n.OpType))
+            .Where(n => n.IsDefaultDomain && options.IncludesOp(n.OpType) && !rules.Any(p => p.OpType == n.OpType))
             .Select(n => n.OpType)
             .Distinct(StringComparer.Ordinal)
             .ToList();
-        var alternatives = ConvAlternatives(model, options, passes, measuredShapes, cancellationToken);
         var nodes = new List<NodeAnalysis>();
         for (var i = 0; i < candidates.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var (node, pass) = candidates[i];
-            progress?.Report(new FactorizeProgress(i, candidates.Count, PassContext.Label(node)));
+            var candidate = candidates[i];
+            var node = candidate.Node;
+            progress?.Report(new FactorizeProgress(i, candidates.Count, candidate.Label));
             var energyRanks = EnergyRanksOf(node, context, cancellationToken);
-            var decision = pass.Apply(node, context);
+            var policy = context.PolicyFor(node);
+            var decision = Factorizer.Decide(candidate, context, policy).Decision;
             var factorized = decision.Status == DecisionStatus.Factorized;
-            var estimates = alternatives.TryGetValue(decision.NodeName, out var byMethod)
-                ? byMethod
+            IReadOnlyList<MethodEstimate> estimates = node.OpType == "Conv"
+                ? ConvAlternatives(candidate, context, rules, policy)
                 : factorized ? [Estimate(decision)] : [];
             nodes.Add(new NodeAnalysis
             {
@@ -132,51 +133,32 @@ public static class ModelAnalyzer
         }
 
         progress?.Report(new FactorizeProgress(candidates.Count, candidates.Count, ""));
-        return new ModelAnalysis { Model = model.SourcePath ?? model.Name, Policy = options.RankPolicy.ToString(), Nodes = nodes, OpsWithoutPass = withoutPass };
+        return new ModelAnalysis { Model = model.SourcePath ?? model.Name, Policy = options.RankPolicy.ToString(), Nodes = nodes, OpsWithoutPass = withoutRule };
     }
-
-    /// <summary>Methods whose savings are estimated per Conv node, each on its own scratch graph.</summary>
-    private static readonly string[] ConvMethods = ["svd", "tucker2", "spatial-svd", "depthwise"];
 
     private static MethodEstimate Estimate(FactorizationDecision d) => new(d.Method, d.Rank, d.ParamsAfter, d.FlopsAfter, d.WeightRelError);
 
-    /// <summary>For each Conv candidate, what every Conv method would do under the same policy (factorized outcomes only).</summary>
-    private static Dictionary<string, IReadOnlyList<MethodEstimate>> ConvAlternatives(OnnxModel model, FactorizeOptions options,
-        IReadOnlyList<IFactorizationPass> passes, IReadOnlyDictionary<string, long[]>? measuredShapes, CancellationToken cancellationToken)
+    /// <summary>What every Conv method would do to the node under the same policy, each planned alone (factorized outcomes only).</summary>
+    private static List<MethodEstimate> ConvAlternatives(NodeCandidate candidate, PassContext context, IReadOnlyList<IFactorizationRule> rules, RankPolicy policy)
     {
-        var result = new Dictionary<string, List<MethodEstimate>>(StringComparer.Ordinal);
-        if (!options.IncludesOp("Conv") || !passes.Any(p => p.OpType == "Conv"))
-        {
-            return [];
-        }
-
+        var result = new List<MethodEstimate>();
         foreach (var method in ConvMethods)
         {
-            var scratch = ModelGraph.Import(model, measuredShapes);
-            var context = new PassContext(scratch, options with { Methods = [method] }, cancellationToken);
-            foreach (var (node, pass) in Factorizer.Candidates(scratch, options, passes).Where(c => c.Node.OpType == "Conv").ToList())
+            var rule = rules.FirstOrDefault(r => r.OpType == "Conv" && r.Method == method);
+            if (rule is null)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                var label = PassContext.Label(node);
-                if (!options.IncludesName(node.Name.Length > 0 ? node.Name : label))
-                {
-                    continue;
-                }
+                continue;
+            }
 
-                var decision = pass.Apply(node, context);
-                if (!result.TryGetValue(decision.NodeName, out var list))
-                {
-                    result[decision.NodeName] = list = [];
-                }
-
-                if (decision.Status == DecisionStatus.Factorized)
-                {
-                    list.Add(Estimate(decision));
-                }
+            var alone = new PassContext(context.Model, context.Options with { Methods = [method] }, context.CancellationToken, context.SvdCache);
+            var outcome = Factorizer.Decide(candidate with { Rules = [rule] }, alone, policy);
+            if (outcome.Plan is not null)
+            {
+                result.Add(Estimate(outcome.Decision));
             }
         }
 
-        return result.ToDictionary(p => p.Key, p => (IReadOnlyList<MethodEstimate>)p.Value, StringComparer.Ordinal);
+        return result;
     }
 
     // Singular values do not change under transposition, so the weight's stored orientation is used as is; a Conv kernel

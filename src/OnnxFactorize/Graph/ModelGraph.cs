@@ -106,7 +106,10 @@ public sealed class ModelGraph
         }
     }
 
-    /// <summary>A measured shape of the value named <paramref name="name"/>, or null.</summary>
+    /// <summary>Every measured shape, by value name.</summary>
+    public IReadOnlyDictionary<string, long[]> MeasuredShapes => _measuredShapes;
+
+    /// <summary>The measured shape of <paramref name="name"/>, or null.</summary>
     public IReadOnlyList<long>? MeasuredShape(string name) => _measuredShapes.TryGetValue(name, out var shape) ? shape : null;
 
     /// <summary>A value or node name not used anywhere in the model: <paramref name="stem"/> itself if free, else stem_1, stem_2 …</summary>

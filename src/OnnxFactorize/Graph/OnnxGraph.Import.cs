@@ -152,7 +152,7 @@ public sealed partial class OnnxGraph
         return proto;
     }
 
-    private static NodeProto ExportNode(Node node)
+    internal static NodeProto ExportNode(Node node)
     {
         var proto = node.Proto.Clone();
         SyncNames(proto.Input, node.Inputs.Select(v => v?.Name ?? ""));

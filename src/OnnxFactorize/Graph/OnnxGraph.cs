@@ -127,6 +127,44 @@ public sealed partial class OnnxGraph
         return value;
     }
 
+    /// <summary>Adds a graph input named after <paramref name="stem"/> (made unique) of element type
+    /// <paramref name="elementType"/> and static <paramref name="dims"/>.</summary>
+    public Value AddInput(string stem, int elementType, IReadOnlyList<long> dims)
+    {
+        ArgumentNullException.ThrowIfNull(dims);
+        var value = Define(Model.UniqueName(stem));
+        var shape = new TensorShapeProto();
+        foreach (var d in dims)
+        {
+            shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
+        }
+
+        var info = new ValueInfoProto { Name = value.Name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = elementType, Shape = shape } } };
+        value.IsGraphInput = true;
+        value.Info = info;
+        _inputs.Add(value);
+        _inputInfos.Add(info);
+        MarkModified();
+        return value;
+    }
+
+    /// <summary>Lists <paramref name="value"/> (defined in this scope) among the graph's outputs, with no declared type, so a
+    /// run can read it; does nothing when it is one already.</summary>
+    public void AddOutput(Value value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        CheckVisible(value);
+        if (_outputs.Contains(value))
+        {
+            return;
+        }
+
+        value.IsGraphOutput = true;
+        _outputs.Add(value);
+        _outputInfos.Add(new ValueInfoProto { Name = value.Name });
+        MarkModified();
+    }
+
     /// <summary>Moves output <paramref name="fromIndex"/> of <paramref name="from"/> to output <paramref name="toIndex"/> of
     /// <paramref name="to"/>: the value keeps its name, consumers and graph-output role, so nothing downstream changes.
     /// <paramref name="from"/> is left with a fresh, unconsumed output that <see cref="ModelGraph.Cleanup"/> removes.</summary>

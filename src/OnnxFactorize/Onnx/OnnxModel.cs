@@ -55,6 +55,31 @@ public sealed class OnnxModel
     public static OnnxModel FromProto(ModelProto proto, string name = "<memory>", string? baseDirectory = null) =>
         new(proto ?? throw new ArgumentNullException(nameof(proto)), baseDirectory, name, null);
 
+    /// <summary>A one-node model built from <paramref name="node"/> of <paramref name="source"/> (same IR version and opset
+    /// imports), renamed <paramref name="name"/>: <paramref name="constants"/> become initializers, <paramref name="inputs"/>
+    /// graph inputs of static shape, and the node's outputs graph outputs.</summary>
+    internal static OnnxModel SingleNode(OnnxModel source, NodeProto node, string name, IEnumerable<TensorProto> constants,
+        IEnumerable<(string Name, int ElementType, IReadOnlyList<long> Dims)> inputs)
+    {
+        var model = new ModelProto { IrVersion = source.Proto.IrVersion, ProducerName = "onnx-factorize-planner" };
+        model.OpsetImport.AddRange(source.Proto.OpsetImport.Select(o => o.Clone()));
+        var graph = new GraphProto { Name = "isolated" };
+        var copy = node.Clone();
+        copy.Name = name;
+        graph.Node.Add(copy);
+        graph.Initializer.AddRange(constants);
+        foreach (var (inputName, elementType, dims) in inputs)
+        {
+            var shape = new TensorShapeProto();
+            shape.Dim.AddRange(dims.Select(d => new TensorShapeProto.Types.Dimension { DimValue = d }));
+            graph.Input.Add(new ValueInfoProto { Name = inputName, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = elementType, Shape = shape } } });
+        }
+
+        graph.Output.AddRange(copy.Output.Where(o => o.Length > 0).Select(o => new ValueInfoProto { Name = o }));
+        model.Graph = graph;
+        return FromProto(model, $"{source.Name}:{name}", source.BaseDirectory);
+    }
+
     /// <summary>Loads a model file. Errors are <see cref="OnnxFactorizeException"/> with a one-line message naming the file.</summary>
     public static OnnxModel Load(string path)
     {

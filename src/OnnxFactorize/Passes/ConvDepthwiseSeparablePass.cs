@@ -14,7 +14,7 @@ public sealed class ConvDepthwiseSeparablePass : ConvMethodPass
     internal override string? Unsupported(ConvGeometry geometry) =>
         geometry.IsPointwise ? "depthwise: a 1×1 kernel has no spatial extent for a depthwise conv (use svd)" : null;
 
-    internal override ConvCandidate? Plan(ConvSubject subject, ConvTarget target, bool requireSavings, out string reason)
+    internal override ConvCandidate? Plan(ConvSubject subject, RankTarget target, bool requireSavings, out string reason)
     {
         var g = subject.Geometry;
         int co = g.OutChannels, ci = g.InPerGroup, k = g.KernelSize;
@@ -76,7 +76,7 @@ public sealed class ConvDepthwiseSeparablePass : ConvMethodPass
         var flops = 2L * ci * r * k * positions + 2L * co * ci * r * positions;
         reason = $"depthwise: {r} filter(s) per input channel of {full} ({choice.Explanation})";
         return new ConvCandidate("depthwise", r, [r], choice.BreakEvenRank, (long)ci * r * k + (long)co * ci * r, flops,
-            RelativeError(subject.Values, approx), aggregate, reason, s =>
+            RelativeError(subject.Values, approx), aggregate, reason, () => approx, s =>
             {
                 var first = s.Conv(s.Node.Inputs[0]!, s.Initializer("_dw", s.Dims(ci * r, 1, g.AllAxes), depthwise), null, "_dw", g.Attributes(g.AllAxes, group: ci));
                 return s.Conv(first.Outputs[0], s.Initializer("_pw", s.Dims(co, ci * r, g.NoAxes), pointwise), s.Bias, "_pw_out", g.Attributes(g.NoAxes));

@@ -13,7 +13,7 @@ public sealed class ConvPointwiseSvdPass : ConvMethodPass
     internal override string? Unsupported(ConvGeometry geometry) =>
         geometry.IsPointwise ? null : $"svd applies to 1×1 kernels only, this one is {string.Join("×", geometry.Kernel)}";
 
-    internal override ConvCandidate? Plan(ConvSubject subject, ConvTarget target, bool requireSavings, out string reason)
+    internal override ConvCandidate? Plan(ConvSubject subject, RankTarget target, bool requireSavings, out string reason)
     {
         var g = subject.Geometry;
         int rows = g.OutChannels, cols = g.InPerGroup;
@@ -39,7 +39,7 @@ public sealed class ConvPointwiseSvdPass : ConvMethodPass
         var positions = g.OutputPositions;
         reason = $"svd: rank {r} of {Math.Min(rows, cols)} ({choice.Explanation})";
         return new ConvCandidate("svd", r, [r], choice.BreakEvenRank, (long)r * (rows + cols), 2L * r * (rows + cols) * positions,
-            RelativeError(subject.Values, approx), svd.S, reason, s =>
+            RelativeError(subject.Values, approx), svd.S, reason, () => approx, s =>
             {
                 // The strides and pads of a 1×1 conv go on the first conv: subsampling early is cheaper, and padded border
                 // positions are zero there, so the second conv turns them into the bias exactly as the original did.

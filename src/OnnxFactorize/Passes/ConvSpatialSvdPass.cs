@@ -17,7 +17,7 @@ public sealed class ConvSpatialSvdPass : ConvMethodPass
         _ => null,
     };
 
-    internal override ConvCandidate? Plan(ConvSubject subject, ConvTarget target, bool requireSavings, out string reason)
+    internal override ConvCandidate? Plan(ConvSubject subject, RankTarget target, bool requireSavings, out string reason)
     {
         var g = subject.Geometry;
         int co = g.OutChannels, ci = g.InPerGroup, kh = (int)g.Kernel[0], kw = (int)g.Kernel[1];
@@ -59,7 +59,26 @@ public sealed class ConvSpatialSvdPass : ConvMethodPass
         var middle = g.OutputSpatial is not null && g.InputSpatial is not null ? g.OutputSpatial[0] * g.InputSpatial[1] : g.OutputPositions;
         var flops = 2L * r * ci * kh * middle + 2L * co * r * kw * g.OutputPositions;
         reason = $"spatial-svd: rank {r} of {smaller} on the {rows}×{cols} reshaped kernel ({choice.Explanation})";
-        return new ConvCandidate("spatial-svd", r, [r], choice.BreakEvenRank, (long)r * (rows + cols), flops, RelativeError(m, approx), svd.S, reason, s =>
+        return new ConvCandidate("spatial-svd", r, [r], choice.BreakEvenRank, (long)r * (rows + cols), flops, RelativeError(m, approx), svd.S, reason, () =>
+        {
+            // Back from the [C_in·k_h, C_out·k_w] view to the stored [C_out, C_in, k_h, k_w].
+            var stored = new float[w.Length];
+            for (var o = 0; o < co; o++)
+            {
+                for (var i = 0; i < ci; i++)
+                {
+                    for (var h = 0; h < kh; h++)
+                    {
+                        for (var x = 0; x < kw; x++)
+                        {
+                            stored[((o * ci + i) * kh + h) * kw + x] = approx[(i * kh + h) * cols + o * kw + x];
+                        }
+                    }
+                }
+            }
+
+            return stored;
+        }, s =>
         {
             // Vertical kernel V[t, i, h, 0] = A[(i,h), t]; horizontal kernel H[o, t, 0, w] = B[t, (o,w)].
             var vertical = new float[r * ci * kh];

@@ -13,7 +13,7 @@ public sealed class ConvTucker2Pass : ConvMethodPass
     internal override string? Unsupported(ConvGeometry geometry) =>
         geometry.IsPointwise ? "tucker2: a 1×1 kernel has no core to keep (use svd)" : null;
 
-    internal override ConvCandidate? Plan(ConvSubject subject, ConvTarget target, bool requireSavings, out string reason)
+    internal override ConvCandidate? Plan(ConvSubject subject, RankTarget target, bool requireSavings, out string reason)
     {
         var g = subject.Geometry;
         int co = g.OutChannels, ci = g.InPerGroup, k = g.KernelSize;
@@ -86,9 +86,10 @@ public sealed class ConvTucker2Pass : ConvMethodPass
         }
 
         var tucker = Tucker2.Decompose(subject.Values, co, ci, k, rankOut, rankIn, cancellationToken: ct);
-        var error = RelativeError(subject.Values, tucker.Reconstruct());
+        var approx = tucker.Reconstruct();
+        var error = RelativeError(subject.Values, approx);
         reason = $"tucker2: ranks [r_in {rankIn}, r_out {rankOut}] of [{ci}, {co}] by {how}; HOOI {tucker.Iterations} sweep(s), error {tucker.HosvdRelativeError:G4} → {tucker.RelativeError:G4}";
-        return new ConvCandidate("tucker2", rankOut, [rankIn, rankOut], breakEven, paramsAfter, Flops(rankIn, rankOut), error, sOut, reason, s =>
+        return new ConvCandidate("tucker2", rankOut, [rankIn, rankOut], breakEven, paramsAfter, Flops(rankIn, rankOut), error, sOut, reason, () => approx, s =>
         {
             // First conv: U_inᵀ as [r_in, C_in, 1…]; last conv: U_out as [C_out, r_out, 1…] (both row-major already).
             var uInT = new float[rankIn * ci];

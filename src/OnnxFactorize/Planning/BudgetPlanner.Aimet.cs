@@ -3,7 +3,6 @@ using OnnxFactorize.Decomposition;
 using OnnxFactorize.Graph;
 using OnnxFactorize.Onnx;
 using OnnxFactorize.Passes;
-using TensorData = OnnxFactorize.Validation.TensorData;
 
 namespace OnnxFactorize.Planning;
 
@@ -21,22 +20,21 @@ public sealed partial class BudgetPlanner
         }
         finally
         {
-            planner._runOptions.Dispose();
-            planner._sessionOptions?.Dispose();
+            planner.Dispose();
         }
     }
 
     private AimetResult ExecuteAimet(IReadOnlyList<double> ratios, double? targetRatio)
     {
         var clock = Stopwatch.StartNew();
-        var (_, graph, _, candidates, activations) = Prepare();
+        var (_, _, candidates, _) = Prepare();
         var layers = new List<AimetLayer>();
-        var policies = new List<RankPolicy[]>();
-        foreach (var (node, _) in candidates)
+        var policies = new List<FactorizationPlan[]>();
+        for (var i = 0; i < candidates.Count; i++)
         {
-            var (layer, layerPolicies) = AimetLayerScores(graph, node, PassContext.Label(node), activations, ratios);
+            var (layer, layerPlans) = AimetLayerScores(i, ratios);
             layers.Add(layer);
-            policies.Add(layerPolicies);
+            policies.Add(layerPlans);
         }
 
         var dictionarySeconds = clock.Elapsed.TotalSeconds;
@@ -48,16 +46,16 @@ public sealed partial class BudgetPlanner
             var key = string.Join(",", selection.Choice);
             if (!tried.TryGetValue(key, out var done))
             {
-                var chosen = new Dictionary<string, RankPolicy>(StringComparer.Ordinal);
+                var chosen = new Dictionary<int, FactorizationPlan>();
                 for (var i = 0; i < layers.Count; i++)
                 {
                     if (selection.Choice[i] >= 0)
                     {
-                        chosen[layers[i].Name] = policies[i][selection.Choice[i]];
+                        chosen[i] = policies[i][selection.Choice[i]];
                     }
                 }
 
-                done = chosen.Count == 0 ? (new FactorizationResult(_model, []), 0) : MeasureBuilt(chosen);
+                done = chosen.Count == 0 ? (new FactorizationResult(_model, []), 0) : MeasureAndEmit(chosen);
                 tried[key] = done;
             }
 
@@ -111,64 +109,68 @@ public sealed partial class BudgetPlanner
         };
     }
 
-    // One layer's dictionary row. A ratio c maps to the largest rank r ≤ break-even whose factorized cost (FLOPs, or
-    // parameters for the params target, as the engine prices the node with RankPolicy.Fixed(r)) is at most c × the
-    // original; for an SVD node that is ⌊c·mn/(m+n)⌋, RankPolicy.Compression(c). Each distinct rank is evaluated once with
-    // only this layer compressed, on the whole model (shared sessions, as the planner's ladders).
-    private (AimetLayer Layer, RankPolicy[] Policies) AimetLayerScores(ModelGraph graph, Node node, string label,
-        IReadOnlyDictionary<string, TensorData> activations, IReadOnlyList<double> ratios)
+    // Measures the chosen plans through the weight probe, then emits them into a fresh graph of the model (the reference
+    // baseline keeps every answer it tried, so each gets its own rewrite).
+    private (FactorizationResult Result, double Error) MeasureAndEmit(IReadOnlyDictionary<int, FactorizationPlan> chosen)
     {
-        var isolated = ProbeModels.Isolate(graph, node, label, activations);
-        var isolatedNames = isolated.Proto.Graph.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        var error = ProbeError(chosen.ToDictionary(c => _probeIndex[c.Key], c => c.Value.Reconstruct()));
+        var graph = ModelGraph.Import(_model, _graph.MeasuredShapes);
+        var context = new PassContext(graph, _options.Factorize, _ct, _svdCache);
+        var candidates = Factorizer.Candidates(graph, _options.Factorize, _rules).Where(c => c.Node.Graph == graph.Main).ToList();
+        var plans = chosen.Select(c => Factorizer.Decide(candidates[c.Key], context, RankPolicy.Fixed(c.Value.Decision.Rank)).Plan!).ToList();
+        return (Factorizer.Emit(_model, graph, plans), error);
+    }
+
+    // One layer's dictionary row. A ratio c maps to the largest rank r ≤ break-even whose factorized cost (FLOPs, or
+    // parameters for the params target, as the rules price the node with RankPolicy.Fixed(r)) is at most c × the
+    // original; for an SVD node that is ⌊c·mn/(m+n)⌋, RankPolicy.Compression(c). Each distinct rank is evaluated once with
+    // only this layer compressed, on the whole model (through the weight probe, as the planner's ladders).
+    private (AimetLayer Layer, FactorizationPlan[] Plans) AimetLayerScores(int index, IReadOnlyList<double> ratios)
+    {
+        var candidate = _candidates[index];
+        var label = candidate.Label;
         var byParams = _options.Target == PlanTarget.Params;
         long Cost(FactorizationDecision d, bool after) => byParams ? (after ? d.ParamsAfter : d.ParamsBefore) : (after ? d.FlopsAfter : d.FlopsBefore);
-        (FactorizationDecision? Decision, FactorizationResult Result) Price(int rank)
-        {
-            var result = FactorizeIsolated(isolated, label, RankPolicy.Fixed(rank));
-            return (result.Decisions.Count > 0 ? result.Decisions[0] : null, result);
-        }
+        NodeOutcome Price(int rank) => Factorizer.Decide(candidate, _context, RankPolicy.Fixed(rank));
 
         // Rank 1 tells the break-even and the original cost; ranks are then priced from the top down so the SVD is computed once.
-        var (first, firstResult) = Price(1);
-        if (first is null)
+        var first = Price(1);
+        if (_probeIndex[index] < 0)
         {
             return (new AimetLayer(label, 0, []), []);
         }
 
-        var before = Cost(first, after: false);
-        var priced = new SortedDictionary<int, (FactorizationDecision Decision, FactorizationResult Result)>();
-        for (var r = Math.Max(first.BreakEvenRank, 1); r >= 1; r--)
+        var before = Cost(first.Decision, after: false);
+        var priced = new SortedDictionary<int, FactorizationPlan>();
+        for (var r = Math.Max(first.Decision.BreakEvenRank, 1); r >= 1; r--)
         {
             _ct.ThrowIfCancellationRequested();
-            var (d, result) = r == 1 ? (first, firstResult) : Price(r);
-            if (d is { Status: DecisionStatus.Factorized } && Cost(d, after: true) <= ratios[^1] * before)
+            var outcome = r == 1 ? first : Price(r);
+            if (outcome.Plan is { } plan && Cost(plan.Decision, after: true) <= ratios[^1] * before)
             {
-                priced[r] = (d, result);
+                priced[r] = plan;
             }
         }
 
         var ranks = ratios.Select(c => priced.Where(p => Cost(p.Value.Decision, after: true) <= c * before).Select(p => p.Key).DefaultIfEmpty(0).Max()).ToArray();
         var distinct = ranks.Where(r => r > 0).Distinct().Order().ToList();
-        var rungs = distinct.Select(r => new Rung(0, RankPolicy.Fixed(r), priced[r].Decision, priced[r].Result.Model, ProbeModels.NewInitializers(priced[r].Result.Model, isolatedNames)))
-            .ToList();
-        if (rungs.Count == 0)
+        if (distinct.Count == 0)
         {
             return (new AimetLayer(label, before, []), []);
         }
 
-        var errors = RungErrors(label, rungs);
-        var errorByRank = distinct.Select((r, i) => (Rank: r, Error: errors[i])).ToDictionary(x => x.Rank, x => x.Error);
+        var errorByRank = distinct.ToDictionary(r => r, r => ProbeError(new Dictionary<int, float[]> { [_probeIndex[index]] = priced[r].Reconstruct() }));
         var entries = new List<AimetEntry>();
-        var entryPolicies = new List<RankPolicy>();
+        var entryPlans = new List<FactorizationPlan>();
         for (var i = 0; i < ratios.Count; i++)
         {
             if (ranks[i] > 0)
             {
                 entries.Add(new AimetEntry(ratios[i], ranks[i], Cost(priced[ranks[i]].Decision, after: true), errorByRank[ranks[i]]));
-                entryPolicies.Add(RankPolicy.Fixed(ranks[i]));
+                entryPlans.Add(priced[ranks[i]]);
             }
         }
 
-        return (new AimetLayer(label, before, entries), [.. entryPolicies]);
+        return (new AimetLayer(label, before, entries), [.. entryPlans]);
     }
 }

@@ -1,7 +1,6 @@
 using OnnxFactorize.Decomposition;
 using OnnxFactorize.Graph;
 using OnnxFactorize.Onnx;
-using OnnxFactorize.Onnx.Proto;
 using OnnxFactorize.Passes;
 using OnnxFactorize.Validation;
 using TensorData = OnnxFactorize.Validation.TensorData;
@@ -10,15 +9,17 @@ namespace OnnxFactorize.Planning;
 
 public sealed partial class BudgetPlanner
 {
-    // One factorization of an isolated node: the rung's policy, what the pass decided, the isolated factorized model and its factors.
-    private sealed record Rung(double Energy, RankPolicy Policy, FactorizationDecision Decision, OnnxModel Model, IReadOnlyList<TensorProto> Factors)
+    // One priced rank of a node: the rung's policy and the plan the rules made for it (nothing emitted).
+    private sealed record Rung(double Energy, RankPolicy Policy, FactorizationPlan Plan)
     {
+        public FactorizationDecision Decision => Plan.Decision;
+
         public int RankSum => Decision.Ranks.Count > 0 ? Decision.Ranks.Sum() : Decision.Rank;
     }
 
-    // Values feeding the candidates' activation inputs, from one run of the original on the first sample: their real
-    // shapes and data, for the isolated one-node models.
-    private Dictionary<string, TensorData> Activations(ModelGraph graph, IEnumerable<Node> nodes, IReadOnlyList<ModelInput> inputs)
+    // Values feeding the candidates' activation inputs and the candidates' outputs, from one run of the original on the
+    // first sample: their real shapes (so FLOPs are counted at real spatial sizes) and data (for isolated latency probes).
+    private Dictionary<string, TensorData> Activations(IEnumerable<Node> nodes)
     {
         var result = new Dictionary<string, TensorData>(StringComparer.Ordinal);
         foreach (var t in _samples[0])
@@ -26,8 +27,11 @@ public sealed partial class BudgetPlanner
             result[t.Name] = t;
         }
 
-        var wanted = nodes.SelectMany(n => n.Inputs).Where(v => v is not null && PassContext.ConstantTensor(v) is null && !result.ContainsKey(v.Name))
-            .Select(v => v!.Name).Distinct(StringComparer.Ordinal).ToList();
+        var list = nodes.ToList();
+        var wanted = list.SelectMany(n => n.Inputs).Where(v => v is not null && PassContext.ConstantTensor(v) is null && !result.ContainsKey(v.Name))
+            .Select(v => v!.Name)
+            .Concat(list.SelectMany(n => n.Outputs).Select(v => v.Name).Where(n => n.Length > 0 && !result.ContainsKey(n)))
+            .Distinct(StringComparer.Ordinal).ToList();
         if (wanted.Count == 0)
         {
             return result;
@@ -43,26 +47,19 @@ public sealed partial class BudgetPlanner
         return result;
     }
 
-    private NodePlan MeasureNode(ModelGraph graph, Node node, string label, IReadOnlyDictionary<string, TensorData> activations, int index, int total)
+    // The rungs of one node's ladder, priced by Plan alone: energies, the break-even rank, cost fractions.
+    private (List<Rung> Rungs, FactorizationDecision? First) PriceLadder(NodeCandidate candidate)
     {
-        Report(PlanPhase.Ladder, index, total, label);
-        var isolated = ProbeModels.Isolate(graph, node, label, activations);
-        var isolatedNames = isolated.Proto.Graph.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
         var rungs = new List<Rung>();
         FactorizationDecision? first = null;
         void Try(double energy, RankPolicy policy)
         {
-            var result = FactorizeIsolated(isolated, label, policy);
-            if (result.Decisions.Count == 0)
+            var outcome = Factorizer.Decide(candidate, _context, policy);
+            first ??= outcome.Decision;
+            var d = outcome.Decision;
+            if (outcome.Plan is { } plan && !rungs.Any(r => r.Decision.Method == d.Method && r.Decision.Ranks.SequenceEqual(d.Ranks)))
             {
-                return;
-            }
-
-            var d = result.Decisions[0];
-            first ??= d;
-            if (d.Status == DecisionStatus.Factorized && !rungs.Any(r => r.Decision.Method == d.Method && r.Decision.Ranks.SequenceEqual(d.Ranks)))
-            {
-                rungs.Add(new Rung(energy, policy, d, result.Model, ProbeModels.NewInitializers(result.Model, isolatedNames)));
+                rungs.Add(new Rung(energy, policy, plan));
             }
         }
 
@@ -87,34 +84,56 @@ public sealed partial class BudgetPlanner
             Try(0, RankPolicy.Compression(fraction));
         }
 
-        var before = first is null ? new NodePlan { NodeName = label, OpType = node.OpType }
+        rungs.Sort((a, b) => a.RankSum.CompareTo(b.RankSum));
+        return (rungs, first);
+    }
+
+    private NodePlan MeasureNode(NodeCandidate candidate, int nodeIndex, IReadOnlyDictionary<string, TensorData> activations, int index, int total)
+    {
+        var probeIndex = _probeIndex[nodeIndex];
+        var label = candidate.Label;
+        Report(PlanPhase.Ladder, index, total, label);
+        var (rungs, first) = PriceLadder(candidate);
+        var before = first is null ? new NodePlan { NodeName = label, OpType = candidate.Node.OpType }
             : new NodePlan
             {
                 NodeName = label,
-                OpType = node.OpType,
+                OpType = candidate.Node.OpType,
                 ParamsBefore = first.ParamsBefore,
                 FlopsBefore = first.FlopsBefore,
-                BreakEvenRank = breakEven,
+                BreakEvenRank = first.BreakEvenRank,
                 Reason = first.Reason,
             };
         if (rungs.Count == 0)
         {
-            return before with { Reason = first?.Reason is { Length: > 0 } r ? r : "no pass could factorize it" };
+            return before with { Reason = first?.Reason is { Length: > 0 } r ? r : "no rule could factorize it" };
         }
 
-        rungs.Sort((a, b) => a.RankSum.CompareTo(b.RankSum));
+        if (probeIndex < 0)
+        {
+            return before with { Reason = $"weight type of '{rungs[0].Plan.Candidate.Weight.Name}' cannot be fed to the measuring probe (FLOAT, FLOAT16 and DOUBLE can); left as it is" };
+        }
+
         Report(PlanPhase.Sensitivity, index, total, $"{label}: {rungs.Count} ranks");
-        var errors = RungErrors(label, rungs);
+        var errors = new double[rungs.Count];
+        for (var i = 0; i < rungs.Count; i++)
+        {
+            _rungPlans[(nodeIndex, i)] = rungs[i].Plan;
+            errors[i] = ProbeError(new Dictionary<int, float[]> { [probeIndex] = rungs[i].Plan.Reconstruct() });
+        }
+
         var timings = new NodeTiming?[rungs.Count];
         if (MeasuresLatency)
         {
             Report(PlanPhase.Latency, index, total, label);
+            var isolated = ProbeModels.Isolate(candidate.Node, label, activations);
             var isolatedBytes = isolated.ToBytes();
             var isolatedInputs = isolated.Proto.Graph.Input.Select(i => activations[i.Name]).ToList();
             for (var i = 0; i < rungs.Count; i++)
             {
                 _ct.ThrowIfCancellationRequested();
-                timings[i] = _meter.Measure(new NodeLatencyProbe(label, rungs[i].Decision.Rank, isolatedBytes, rungs[i].Model.ToBytes(), isolatedInputs), _options.Latency, _ct);
+                var factorized = FactorizeIsolated(isolated, rungs[i].Policy);
+                timings[i] = _meter.Measure(new NodeLatencyProbe(label, rungs[i].Decision.Rank, isolatedBytes, factorized.ToBytes(), isolatedInputs), _options.Latency, _ct);
                 _latencyMeasurements++;
             }
         }
@@ -141,58 +160,36 @@ public sealed partial class BudgetPlanner
         };
     }
 
-    // End-to-end error of every rung with only this node factorized. Rungs sharing a structure share one session: the full
-    // model factorized at the largest rank, its factors turned into inputs, fed each rung's factors zero-padded to that size.
-    private double[] RungErrors(string label, List<Rung> rungs)
+    // The whole model's error with the given candidates (probe index → Ŵ) factorized and every other weight as it is, on
+    // the calibration samples, through the one probe session (or a session of its own per evaluation without shared sessions).
+    private double ProbeError(IReadOnlyDictionary<int, float[]> replaced)
     {
-        var errors = new double[rungs.Count];
-        var originalNames = _model.Proto.Graph.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
-        var groups = rungs.Select((r, i) => (Rung: r, Index: i))
-            .GroupBy(x => _options.SharedSessions && ProbeModels.PaddableMethods.Contains(x.Rung.Decision.Method) && x.Rung.Factors.All(ProbeModels.CanFeed)
-                ? Signature(x.Rung) : $"alone#{x.Index}");
-        foreach (var group in groups)
+        _probe ??= WeightProbe.Build(_model, _probed);
+        var feeds = _probe.Feeds(replaced);
+        _errorEvaluations++;
+        if (_options.SharedSessions)
         {
-            _ct.ThrowIfCancellationRequested();
-            var members = group.ToList();
-            var host = members.MaxBy(m => m.Rung.RankSum).Rung;
-            var full = Build(_model, new Dictionary<string, RankPolicy> { [label] = host.Policy });
-            var fullFactors = ProbeModels.NewInitializers(full.Model, originalNames);
-            var shared = members.Count > 1 && fullFactors.Count == host.Factors.Count;
-            if (!shared)
+            if (_probeSession is null)
             {
-                // Unpaddable structure (or a single rung): its own full model, factors kept as initializers.
-                foreach (var (rung, i) in members)
-                {
-                    var own = rung == host ? full : Build(_model, new Dictionary<string, RankPolicy> { [label] = rung.Policy });
-                    using var session = ProbeModels.Open(own.Model.ToBytes(), _sessionOptions, $"{_model.Name} with '{label}' factorized");
-                    _sessions++;
-                    errors[i] = MeasureError(session, _ => []);
-                    _errorEvaluations++;
-                }
-
-                continue;
-            }
-
-            var padded = Enumerable.Range(0, fullFactors.Count)
-                .Select(k => Enumerable.Range(0, fullFactors[k].Dims.Count).Select(a => members.Max(m => m.Rung.Factors[k].Dims[a])).ToArray())
-                .ToList();
-            using (var session = ProbeModels.Open(ProbeModels.FeedFactors(full.Model, fullFactors, padded), _sessionOptions, $"{_model.Name} with '{label}' factorized"))
-            {
+                _probeSession = ProbeModels.Open(_probe.Bytes, _sessionOptions, $"{_model.Name} (measuring probe)");
                 _sessions++;
-                foreach (var (rung, i) in members)
-                {
-                    var feeds = rung.Factors.Select((f, k) => ProbeModels.Pad(f, fullFactors[k].Name, padded[k], rung.Model)).ToList();
-                    errors[i] = MeasureError(session, _ => feeds);
-                    _errorEvaluations++;
-                }
             }
+
+            return MeasureError(_probeSession, _ => feeds);
         }
 
-        return errors;
+        using var session = ProbeModels.Open(_probe.Bytes, _sessionOptions, $"{_model.Name} (measuring probe)");
+        _sessions++;
+        return MeasureError(session, _ => feeds);
     }
 
-    // Rungs with the same method, factor count, factor ranks and types differ only in their rank axes.
-    private static string Signature(Rung rung) =>
-        rung.Decision.Method + "|" + string.Join(";", rung.Factors.Select(f => $"{f.DataType}:{f.Dims.Count}")) + "|" +
-        string.Join(",", rung.Model.Proto.Graph.Node.Select(n => n.OpType));
+    // The one-node timing model with its node factorized by the rung's policy: a rewrite of that one-node model only.
+    private OnnxModel FactorizeIsolated(OnnxModel isolated, RankPolicy policy)
+    {
+        var graph = ModelGraph.Import(isolated);
+        var context = new PassContext(graph, _options.Factorize, _ct, _svdCache);
+        var candidate = Factorizer.Candidates(graph, _options.Factorize with { Only = null, Exclude = null }, _rules).Single();
+        var outcome = Factorizer.Decide(candidate, context, policy);
+        return outcome.Plan is { } plan ? Factorizer.Emit(isolated, graph, [plan]).Model : isolated;
+    }
 }

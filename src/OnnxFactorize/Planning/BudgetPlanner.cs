@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Text.RegularExpressions;
 using Microsoft.ML.OnnxRuntime;
 using OnnxFactorize.Decomposition;
 using OnnxFactorize.Graph;
@@ -21,18 +20,26 @@ namespace OnnxFactorize.Planning;
 public sealed partial class BudgetPlanner
 {
     // Bumped whenever what a cached node ladder means changes.
-    private const int CacheVersion = 2;
+    private const int CacheVersion = 3;
 
     private readonly OnnxModel _model;
     private readonly BudgetOptions _options;
     private readonly IProgress<PlanProgress>? _progress;
     private readonly CancellationToken _ct;
     private readonly INodeLatencyMeter _meter;
-    private readonly IReadOnlyList<IFactorizationPass> _passes;
+    private readonly IReadOnlyList<IFactorizationRule> _rules;
     private readonly SvdCache _svdCache;
     private readonly PlanCache _planCache;
     private readonly List<IReadOnlyList<TensorData>> _samples = [];
     private readonly List<IReadOnlyList<TensorData>> _reference = [];
+    private readonly Dictionary<(int Node, int Rung), FactorizationPlan> _rungPlans = [];
+    private ModelGraph _graph = null!;
+    private PassContext _context = null!;
+    private List<NodeCandidate> _candidates = [];
+    private int[] _probeIndex = [];
+    private readonly List<FactorizationCandidate> _probed = [];
+    private WeightProbe? _probe;
+    private InferenceSession? _probeSession;
     private readonly RunOptions _runOptions = new();
     private IReadOnlyList<string> _outputNames = [];
     private long[]? _labels;
@@ -44,14 +51,14 @@ public sealed partial class BudgetPlanner
     private int _verifications;
 
     private BudgetPlanner(OnnxModel model, BudgetOptions options, IProgress<PlanProgress>? progress, CancellationToken ct,
-        INodeLatencyMeter? meter, IReadOnlyList<IFactorizationPass>? passes, SvdCache? svdCache)
+        INodeLatencyMeter? meter, IReadOnlyList<IFactorizationRule>? rules, SvdCache? svdCache)
     {
         _model = model;
         _options = options;
         _progress = progress;
         _ct = ct;
         _meter = meter ?? new OrtNodeLatencyMeter();
-        _passes = passes ?? Factorizer.DefaultPasses;
+        _rules = rules ?? Factorizer.DefaultRules;
         _svdCache = svdCache ?? new SvdCache(options.CacheDirectory is { } dir ? Path.Combine(dir, "svd") : null);
         _planCache = new PlanCache(options.CacheDirectory is { } d ? Path.Combine(d, "nodes") : null);
     }
@@ -61,21 +68,27 @@ public sealed partial class BudgetPlanner
     /// with the caller (default: the options' cache folder).</summary>
     public static BudgetResult Run(OnnxModel model, BudgetOptions options, IProgress<PlanProgress>? progress = null,
         CancellationToken cancellationToken = default, INodeLatencyMeter? latencyMeter = null,
-        IReadOnlyList<IFactorizationPass>? passes = null, SvdCache? svdCache = null)
+        IReadOnlyList<IFactorizationRule>? rules = null, SvdCache? svdCache = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        var planner = new BudgetPlanner(model, options, progress, cancellationToken, latencyMeter, passes, svdCache);
+        var planner = new BudgetPlanner(model, options, progress, cancellationToken, latencyMeter, rules, svdCache);
         try
         {
             return planner.Execute();
         }
         finally
         {
-            planner._runOptions.Dispose();
-            planner._sessionOptions?.Dispose();
+            planner.Dispose();
         }
+    }
+
+    private void Dispose()
+    {
+        _probeSession?.Dispose();
+        _runOptions.Dispose();
+        _sessionOptions?.Dispose();
     }
 
     private bool MeasuresLatency => _options.LatencyGuard || _options.Target == PlanTarget.Latency;
@@ -85,7 +98,7 @@ public sealed partial class BudgetPlanner
         var clock = Stopwatch.StartNew();
         var computedBefore = _svdCache.Computed;
         var hitsBefore = _svdCache.Hits;
-        var (modelBytes, graph, all, candidates, activations) = Prepare();
+        var (modelBytes, all, candidates, activations) = Prepare();
         var baseKey = PlanCache.Key(CacheVersion, SHA256.HashData(modelBytes), SamplesHash(), _options.Metric, string.Join(",", _options.Energies), string.Join(",", _options.CostFractions),
             _options.Factorize.RankMultiple, string.Join(",", _options.Factorize.Methods), _options.Factorize.AllowOverridableWeights,
             _options.Factorize.Svd.Seed, _options.Factorize.Svd.Oversamples, _options.Factorize.Svd.PowerIterations, _options.SharedSessions,
@@ -95,8 +108,7 @@ public sealed partial class BudgetPlanner
         for (var i = 0; i < candidates.Count; i++)
         {
             _ct.ThrowIfCancellationRequested();
-            var (node, _) = candidates[i];
-            var label = PassContext.Label(node);
+            var label = candidates[i].Label;
             Report(PlanPhase.Sensitivity, i, candidates.Count, label);
             var key = PlanCache.Key(baseKey, label);
             if (_planCache.TryRead(key) is { } cached)
@@ -106,7 +118,7 @@ public sealed partial class BudgetPlanner
                 continue;
             }
 
-            var plan = MeasureNode(graph, node, label, activations, i, candidates.Count);
+            var plan = MeasureNode(candidates[i], i, activations, i, candidates.Count);
             _planCache.Write(key, plan);
             plans.Add(plan);
         }
@@ -119,10 +131,13 @@ public sealed partial class BudgetPlanner
             ChosenRank = chosen[i] < 0 ? 0 : p.Ladder[chosen[i]].Rank,
             Reason = Explain(p, i, chosen[i], measured, refinement),
         }).ToList();
-        foreach (var (node, _) in all.Where(c => c.Node.Graph != graph.Main))
+        foreach (var c in all.Where(c => c.Node.Graph != _graph.Main))
         {
-            nodes.Add(new NodePlan { NodeName = PassContext.Label(node), OpType = node.OpType, Reason = "in a subgraph: the planner measures main-graph nodes only; left as it is" });
+            nodes.Add(new NodePlan { NodeName = c.Label, OpType = c.Node.OpType, Reason = "in a subgraph: the planner measures main-graph nodes only; left as it is" });
         }
+
+        // The one rewrite of the run: the chosen plans emitted into the planner's graph.
+        final = chosen.Any(c => c >= 0) ? Factorizer.Emit(_model, _graph, ChosenPlans(plans, chosen)) : new FactorizationResult(_model, []);
 
         var decisions = Decisions(final, nodes);
         var plan2 = new BudgetPlan
@@ -151,10 +166,9 @@ public sealed partial class BudgetPlanner
         return new BudgetResult(new FactorizationResult(final.Model, decisions), plan2);
     }
 
-    // Runs the original on the calibration samples (the reference) and lists the candidate nodes, with the activations
-    // their isolated one-node models need.
-    private (byte[] ModelBytes, ModelGraph Graph, List<(Node Node, IFactorizationPass Pass)> All, List<(Node Node, IFactorizationPass Pass)> Candidates,
-        Dictionary<string, TensorData> Activations) Prepare()
+    // Runs the original on the calibration samples (the reference), lists the candidate nodes (main graph, measured shapes)
+    // and matches each once: the weight probe measures every matched candidate whose weight type can be fed.
+    private (byte[] ModelBytes, List<NodeCandidate> All, List<NodeCandidate> Candidates, Dictionary<string, TensorData> Activations) Prepare()
     {
         Report(PlanPhase.Reference, 0, 1, "running the original model");
 
@@ -176,12 +190,25 @@ public sealed partial class BudgetPlanner
         }
 
         _labels = _options.Inputs.LabelsPath is { } lp ? SampleLoader.ReadLabels(lp) : null;
-        var graph = ModelGraph.Import(_model);
-        var all = Factorizer.Candidates(graph, _options.Factorize, _passes)
-            .Where(c => _options.Factorize.IncludesName(PassContext.Label(c.Node)))
-            .ToList();
-        var candidates = all.Where(c => c.Node.Graph == graph.Main).ToList();
-        return (modelBytes, graph, all, candidates, Activations(graph, candidates.Select(c => c.Node), inputs));
+        _graph = ModelGraph.Import(_model);
+        var all = Factorizer.Candidates(_graph, _options.Factorize, _rules).ToList();
+        var candidates = all.Where(c => c.Node.Graph == _graph.Main).ToList();
+        var activations = Activations(candidates.Select(c => c.Node));
+        _graph.AddMeasuredShapes(activations.ToDictionary(a => a.Key, a => a.Value.Shape.ToArray(), StringComparer.Ordinal));
+        _context = new PassContext(_graph, _options.Factorize, _ct, _svdCache);
+        _candidates = candidates;
+        _probeIndex = new int[candidates.Count];
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            _probeIndex[i] = -1;
+            if (candidates[i].Rules[0].Match(candidates[i].Node, _context).Candidate is { } matched && WeightProbe.CanFeed(matched))
+            {
+                _probeIndex[i] = _probed.Count;
+                _probed.Add(matched);
+            }
+        }
+
+        return (modelBytes, all, candidates, activations);
     }
 
     // The allocation loop: allocate on the estimate, verify end to end, rescale the estimate by what was measured (down when
@@ -266,42 +293,47 @@ public sealed partial class BudgetPlanner
     // A rung may be chosen when its error is finite and, when latency is measured, it is not slower than the original.
     private bool Allowed(LadderPoint point) => double.IsFinite(point.Error) && (!MeasuresLatency || point.Speedup is not { } s || s >= 1.0);
 
+    // Measures the whole model with exactly the chosen rungs factorized, through the weight probe; nothing is emitted. The
+    // result carries the chosen plans' decisions over the unchanged model (the answer is emitted once, at the end).
     private (FactorizationResult Result, double Measured) Verify(IReadOnlyList<NodePlan> plans, int[] choice)
     {
         _verifications++;
-        var policies = new Dictionary<string, RankPolicy>(StringComparer.Ordinal);
+        var chosen = ChosenPlans(plans, choice);
+        var replaced = new Dictionary<int, float[]>();
         for (var i = 0; i < plans.Count; i++)
         {
-            if (choice[i] >= 0)
+            if (choice[i] >= 0 && _rungPlans.TryGetValue((i, choice[i]), out var plan))
             {
-                policies[plans[i].NodeName] = plans[i].Ladder[choice[i]].Policy();
+                replaced[_probeIndex[i]] = plan.Reconstruct();
             }
         }
 
-        return MeasureBuilt(policies);
+        return (new FactorizationResult(_model, [.. chosen.Select(p => p.Decision)]), ProbeError(replaced));
     }
 
-    // Builds the whole model with exactly these nodes factorized and measures its error on the calibration samples.
-    private (FactorizationResult Result, double Error) MeasureBuilt(IReadOnlyDictionary<string, RankPolicy> policies)
+    // The plan of each chosen rung: the one priced while measuring the ladder, or (for a ladder read from the cache) the
+    // rules' plan for the rung's policy, priced again from the cached decompositions.
+    private List<FactorizationPlan> ChosenPlans(IReadOnlyList<NodePlan> plans, int[] choice)
     {
-        var result = Build(_model, policies);
-        using var session = ProbeModels.Open(result.Model.ToBytes(), _sessionOptions, _model.Name);
-        return (result, MeasureError(session, _ => []));
-    }
+        var result = new List<FactorizationPlan>();
+        for (var i = 0; i < plans.Count; i++)
+        {
+            if (choice[i] < 0)
+            {
+                continue;
+            }
 
-    // Factorizes exactly the nodes given, each with its own policy, sharing the decompositions.
-    private FactorizationResult Build(OnnxModel model, IReadOnlyDictionary<string, RankPolicy> policies)
-    {
-        var only = new Regex("^(?:" + string.Join("|", policies.Keys.Select(Regex.Escape)) + ")$", RegexOptions.CultureInvariant);
-        var options = _options.Factorize with { NodePolicies = policies, Only = only, Exclude = null };
-        return Factorizer.Run(model, options, cancellationToken: _ct, passes: _passes, svdCache: _svdCache);
-    }
+            if (!_rungPlans.TryGetValue((i, choice[i]), out var plan))
+            {
+                plan = Factorizer.Decide(_candidates[i], _context, plans[i].Ladder[choice[i]].Policy()).Plan
+                    ?? throw new InvalidOperationException($"node '{plans[i].NodeName}': the cached rung at rank {plans[i].Ladder[choice[i]].Rank} no longer plans");
+                _rungPlans[(i, choice[i])] = plan;
+            }
 
-    // Factorizes the one node of an isolated single-node model with the given policy (a ladder rung or a priced rank).
-    private FactorizationResult FactorizeIsolated(OnnxModel isolated, string label, RankPolicy policy)
-    {
-        var options = _options.Factorize with { NodePolicies = new Dictionary<string, RankPolicy> { [label] = policy }, Only = null, Exclude = null };
-        return Factorizer.Run(isolated, options, cancellationToken: _ct, passes: _passes, svdCache: _svdCache);
+            result.Add(plan);
+        }
+
+        return result;
     }
 
     // The budget metric of a session's outputs against the reference, over every calibration sample.

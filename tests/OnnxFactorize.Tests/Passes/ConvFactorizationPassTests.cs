@@ -83,7 +83,7 @@ public class ConvFactorizationPassTests
         {
             // The same method, held to the same error, cannot be cheaper than what auto picked.
             var single = Factorizer.Run(model, Options(RankPolicy.Energy(0.99)),
-                passes: [new ConvFactorizationPassRestricted(method)]).Decisions.Single();
+                rules: [ConvModels.Saving(method)]).Decisions.Single();
             if (single.Status == DecisionStatus.Factorized)
             {
                 Assert.InRange(single.WeightRelError, 0, 0.1 + 1e-6);
@@ -174,7 +174,7 @@ public class ConvFactorizationPassTests
     {
         var model = OnnxModel.Load(Path.Combine(RepoPaths.TestModels, file));
         var options = Options(RankPolicy.Fixed(100_000), method) with { Ops = ["Conv"] };
-        var result = Factorizer.Run(model, options, passes: [ConvModels.Exact(method), new ConvPointwiseSvdPass { RequireSavings = false }]);
+        var result = Factorizer.Run(model, options, rules: [ConvModels.Exact(method), new ConvPointwiseSvdPass { RequireSavings = false }]);
         Assert.True(result.Changed);
         Assert.All(result.Decisions.Where(d => d.Status == DecisionStatus.Factorized), d => Assert.InRange(d.WeightRelError, 0, 1e-5));
         Assert.Contains(result.Decisions, d => d.Method == method && d.Status == DecisionStatus.Factorized);
@@ -207,15 +207,6 @@ public class ConvFactorizationPassTests
             Assert.InRange(error, 0, 0.5);
         }
     }
-
-    /// <summary>The dispatcher limited to one method but still planning as auto does (error target, not the raw policy).</summary>
-    private sealed class ConvFactorizationPassRestricted(string method) : IFactorizationPass
-    {
-        public string OpType => "Conv";
-
-        public FactorizationDecision Apply(OnnxFactorize.Graph.Node node, PassContext context) =>
-            ConvFactorizationPass.Decide(node, context, [ConvModels.Exact(method)], auto: true, requireSavings: true);
-    }
 }
 
 /// <summary>Builds one-Conv models and runs models in ONNX Runtime from their bytes.</summary>
@@ -247,6 +238,15 @@ internal static class ConvModels
     }
 
     /// <summary>The method's own pass, told to keep the rank asked for even without savings (for exactness tests).</summary>
+    /// <summary>The method's rule as the tool uses it (savings required); with auto options it plans as auto does.</summary>
+    public static ConvMethodPass Saving(string method) => method switch
+    {
+        "tucker2" => new ConvTucker2Pass(),
+        "spatial-svd" => new ConvSpatialSvdPass(),
+        "depthwise" => new ConvDepthwiseSeparablePass(),
+        _ => new ConvPointwiseSvdPass(),
+    };
+
     public static ConvMethodPass Exact(string method) => method switch
     {
         "tucker2" => new ConvTucker2Pass { RequireSavings = false },

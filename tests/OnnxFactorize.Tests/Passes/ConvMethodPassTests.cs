@@ -63,7 +63,7 @@ public class ConvMethodPassTests
     public void At_full_rank_the_factorized_conv_matches_the_original_in_onnx_runtime(string method, string caseName)
     {
         var model = Build(caseName, seed: 11);
-        var result = Factorizer.Run(model, new FactorizeOptions { RankPolicy = RankPolicy.Fixed(100_000), Methods = [method] }, passes: [ConvModels.Exact(method)]);
+        var result = Factorizer.Run(model, new FactorizeOptions { RankPolicy = RankPolicy.Fixed(100_000), Methods = [method] }, rules: [ConvModels.Exact(method)]);
         var decision = result.Decisions.Single();
         Assert.Equal(DecisionStatus.Factorized, decision.Status);
         Assert.Equal(method, decision.Method);
@@ -83,7 +83,7 @@ public class ConvMethodPassTests
         var full = int.MaxValue;
         for (var rank = 1; rank <= 6; rank++)
         {
-            var result = Factorizer.Run(model, new FactorizeOptions { RankPolicy = RankPolicy.Fixed(rank), Methods = [method] }, passes: [ConvModels.Exact(method)]);
+            var result = Factorizer.Run(model, new FactorizeOptions { RankPolicy = RankPolicy.Fixed(rank), Methods = [method] }, rules: [ConvModels.Exact(method)]);
             var decision = result.Decisions.Single();
             if (decision.Rank >= full)
             {
