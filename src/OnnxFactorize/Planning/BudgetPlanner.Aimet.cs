@@ -160,6 +160,7 @@ public sealed partial class BudgetPlanner
         }
 
         var errorByRank = distinct.ToDictionary(r => r, r => ProbeError(new Dictionary<int, float[]> { [_probeIndex[index]] = priced[r].Reconstruct() }));
+        _errorEvaluations += distinct.Count;
         var entries = new List<AimetEntry>();
         var entryPlans = new List<FactorizationPlan>();
         for (var i = 0; i < ratios.Count; i++)

@@ -120,6 +120,7 @@ public sealed partial class BudgetPlanner
         {
             _rungPlans[(nodeIndex, i)] = rungs[i].Plan;
             errors[i] = ProbeError(new Dictionary<int, float[]> { [probeIndex] = rungs[i].Plan.Reconstruct() });
+            _errorEvaluations++;
         }
 
         var timings = new NodeTiming?[rungs.Count];
@@ -166,7 +167,6 @@ public sealed partial class BudgetPlanner
     {
         _probe ??= WeightProbe.Build(_model, _probed);
         var feeds = _probe.Feeds(replaced);
-        _errorEvaluations++;
         if (_options.SharedSessions)
         {
             if (_probeSession is null)

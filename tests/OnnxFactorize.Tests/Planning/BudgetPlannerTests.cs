@@ -72,8 +72,9 @@ public class BudgetPlannerTests
         var shared = BudgetPlanner.Run(PlanningModels.AmplifiedMlp(), PlanningModels.Options(0.02), latencyMeter: new FakeLatencyMeter());
         var naive = BudgetPlanner.Run(PlanningModels.AmplifiedMlp(), PlanningModels.Options(0.02) with { SharedSessions = false }, latencyMeter: new FakeLatencyMeter());
 
-        Assert.Equal(3, shared.Plan.Stats.SensitivitySessions);
-        Assert.Equal(naive.Plan.Stats.ErrorEvaluations, naive.Plan.Stats.SensitivitySessions);
+        // One weight-probe session serves every rung of every node (and the verifications); without sharing, one per evaluation.
+        Assert.Equal(1, shared.Plan.Stats.SensitivitySessions);
+        Assert.True(naive.Plan.Stats.SensitivitySessions >= naive.Plan.Stats.ErrorEvaluations);
         foreach (var (a, b) in shared.Plan.Nodes.Zip(naive.Plan.Nodes))
         {
             Assert.Equal(a.Ladder.Select(p => p.Rank), b.Ladder.Select(p => p.Rank));
