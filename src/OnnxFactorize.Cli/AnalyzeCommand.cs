@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using OnnxFactorize.Analysis;
-using OnnxFactorize.Onnx;
+using OnnxFactorize.Optimization;
 using Spectre.Console;
 
 namespace OnnxFactorize.Cli;
@@ -19,13 +19,16 @@ internal static class AnalyzeCommand
         var jsonPath = parsed.GetValue(o.Json);
         if (jsonPath is not null)
         {
-            Paths.RefuseSameFile(modelPath, jsonPath);
+            FilePaths.RefuseOverlaps([("input model", modelPath)], [("JSON analysis", jsonPath)]);
         }
 
-        var model = OnnxModel.Load(modelPath);
-        var shapes = ShapeProbe.TryMeasure(model, o.Dims(parsed), output);
-        var analysis = output.WithNodeProgress("Analyzing", progress => ModelAnalyzer.Analyze(model, options, progress, cancellationToken, measuredShapes: shapes));
+        var (analysis, notes) = output.WithNodeProgress("Analyzing", progress => Optimizer.Analyze(modelPath, options, o.Dims(parsed), progress, cancellationToken));
         cancellationToken.ThrowIfCancellationRequested();
+        foreach (var note in notes)
+        {
+            output.Line(note);
+        }
+
         output.Write(Table(analysis));
         foreach (var op in analysis.OpsWithoutPass)
         {
@@ -34,7 +37,7 @@ internal static class AnalyzeCommand
 
         if (jsonPath is not null)
         {
-            Paths.EnsureFolder(jsonPath);
+            FilePaths.EnsureFolder(jsonPath);
             File.WriteAllText(jsonPath, JsonSerializer.Serialize(analysis, JsonOptions));
             output.Line($"JSON analysis: {jsonPath}");
         }

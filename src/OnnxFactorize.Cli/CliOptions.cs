@@ -66,7 +66,7 @@ internal sealed class CliOptions
 
     public Option<double?> MinSpeedup { get; } = new("--min-speedup") { Description = "Fail when optimized latency speedup is below this (1.0 = no slower).", HelpName = "x" };
 
-    public Option<string?> Report { get; } = new("--report") { Description = "Write the validation report as JSON.", HelpName = "file.json" };
+    public Option<string?> Report { get; } = new("--report") { Description = "Write the report (decisions per node, plan, validation) as JSON; on optimize also without --validate.", HelpName = "file.json" };
 
     public Option<string?> Html { get; } = new("--html") { Description = "Write the validation report as HTML.", HelpName = "file.html" };
 
@@ -168,13 +168,13 @@ internal sealed class CliOptions
     }
 
     /// <summary>Whether any validation-only option was given (they need --validate on optimize). --dim also serves shape
-    /// measurement; --max-accuracy-drop and --min-top1-agreement are budgets on optimize; inputs and labels also feed a
+    /// measurement; --report is written with or without a validation; --max-accuracy-drop and --min-top1-agreement are budgets on optimize; inputs and labels also feed a
     /// budget's calibration.</summary>
     public string? FirstValidationOptionGiven(ParseResult result, bool budgetMode)
     {
         Option[] alsoBudget = [Inputs, Labels];
         return ValidationSet
-            .Where(o => o != Dim && o != MaxAccuracyDrop && o != MinTop1Agreement && !(budgetMode && alsoBudget.Contains(o)))
+            .Where(o => o != Dim && o != Report && o != MaxAccuracyDrop && o != MinTop1Agreement && !(budgetMode && alsoBudget.Contains(o)))
             .FirstOrDefault(o => result.GetResult(o) is { Implicit: false })?.Name;
     }
 

@@ -1,4 +1,4 @@
-using System.Globalization;
+using OnnxFactorize.Optimization;
 using OnnxFactorize.Passes;
 using OnnxFactorize.Planning;
 using OnnxFactorize.Validation;
@@ -82,33 +82,57 @@ internal sealed class CliOutput
     /// <summary>Runs <paramref name="work"/> with a progress bar over the engine's per-node progress (a bar on a terminal,
     /// one start line otherwise).</summary>
     public T WithNodeProgress<T>(string title, Func<IProgress<FactorizeProgress>?, T> work) =>
-        WithBars(title, work, (bar, p) =>
+        WithBars(title, work, (bar, p) => NodeBar(bar, title, p));
+
+    /// <summary>Runs a whole optimization: one live display with a bar per phase (decomposition per node, planning steps,
+    /// validation samples and latency runs) on a terminal; one line per phase otherwise.</summary>
+    public T WithOptimizeProgress<T>(Func<OptimizeProgress, T> work)
+    {
+        if (!Live)
         {
-            var task = bar(title);
-            task.MaxValue = Math.Max(p.Total, 1);
-            task.Value = p.Done;
-            task.Description = p.NodeName.Length > 0 ? $"{title} {Markup.Escape(p.NodeName)} ({p.Done + 1}/{p.Total})" : $"{title} ({p.Total} nodes)";
+            return work(new OptimizeProgress { PhaseStarted = title => Line($"{title}…") });
+        }
+
+        return LiveBars(bar =>
+        {
+            var title = "";
+            return work(new OptimizeProgress
+            {
+                PhaseStarted = t => title = t,
+                Factorize = new SyncProgress<FactorizeProgress>(p => NodeBar(bar, title, p)),
+                Plan = new SyncProgress<PlanProgress>(p => PlanBar(bar, p)),
+                Validation = new SyncProgress<ValidationProgress>(p => ValidationBar(bar, "Validating in ONNX Runtime", p)),
+            });
         });
+    }
 
     /// <summary>Runs a validation with one bar per phase (accuracy samples, latency runs) on a terminal, one start line
     /// otherwise.</summary>
     public T WithValidationProgress<T>(string title, Func<IProgress<ValidationProgress>?, T> work) =>
-        WithBars(title, work, (bar, p) =>
-        {
-            var task = bar(p.Phase == "latency" ? "Timing both models (interleaved)" : Markup.Escape(title));
-            task.MaxValue = Math.Max(p.Total, 1);
-            task.Value = p.Done;
-        });
+        WithBars(title, work, (bar, p) => ValidationBar(bar, title, p));
 
-    /// <summary>Runs the budget planner with one bar per phase (ladder, sensitivity, latency, verification).</summary>
-    public T WithPlanProgress<T>(string title, Func<IProgress<PlanProgress>?, T> work) =>
-        WithBars(title, work, (bar, p) =>
-        {
-            var task = bar(p.Phase.ToString());
-            task.MaxValue = Math.Max(p.Total, 1);
-            task.Value = p.Done;
-            task.Description = p.Detail.Length > 0 ? $"{p.Phase}: {Markup.Escape(p.Detail)}" : p.Phase.ToString();
-        });
+    private static void NodeBar(Func<string, ProgressTask> bar, string title, FactorizeProgress p)
+    {
+        var task = bar(title);
+        task.MaxValue = Math.Max(p.Total, 1);
+        task.Value = p.Done;
+        task.Description = p.NodeName.Length > 0 ? $"{title} {Markup.Escape(p.NodeName)} ({p.Done + 1}/{p.Total})" : $"{title} ({p.Total} nodes)";
+    }
+
+    private static void PlanBar(Func<string, ProgressTask> bar, PlanProgress p)
+    {
+        var task = bar(p.Phase.ToString());
+        task.MaxValue = Math.Max(p.Total, 1);
+        task.Value = p.Done;
+        task.Description = p.Detail.Length > 0 ? $"{p.Phase}: {Markup.Escape(p.Detail)}" : p.Phase.ToString();
+    }
+
+    private static void ValidationBar(Func<string, ProgressTask> bar, string title, ValidationProgress p)
+    {
+        var task = bar(p.Phase == "latency" ? "Timing both models (interleaved)" : Markup.Escape(title));
+        task.MaxValue = Math.Max(p.Total, 1);
+        task.Value = p.Done;
+    }
 
     /// <summary>Live bars on a terminal (one per name <paramref name="report"/> asks for, completed at the end), else one
     /// start line and no progress.</summary>
@@ -120,7 +144,12 @@ internal sealed class CliOutput
             return work(null);
         }
 
-        return Console.Progress()
+        return LiveBars(bar => work(new SyncProgress<TProgress>(p => report(bar, p))));
+    }
+
+    /// <summary>One live progress display whose bars are created by name on first use and completed at the end.</summary>
+    private T LiveBars<T>(Func<Func<string, ProgressTask>, T> work) =>
+        Console.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
             .Start(context =>
@@ -137,7 +166,7 @@ internal sealed class CliOutput
                     return task;
                 }
 
-                var result = work(new SyncProgress<TProgress>(p => report(Bar, p)));
+                var result = work(Bar);
                 foreach (var task in tasks.Values)
                 {
                     task.Value = task.MaxValue;
@@ -145,18 +174,10 @@ internal sealed class CliOutput
 
                 return result;
             });
-    }
 
-    public static string Count(long value) => value switch
-    {
-        >= 10_000_000_000 => (value / 1e9).ToString("0.#", CultureInfo.InvariantCulture) + "G",
-        >= 10_000_000 => (value / 1e6).ToString("0.#", CultureInfo.InvariantCulture) + "M",
-        >= 10_000 => (value / 1e3).ToString("0.#", CultureInfo.InvariantCulture) + "K",
-        _ => value.ToString(CultureInfo.InvariantCulture),
-    };
+    public static string Count(long value) => OptimizeReport.Count(value);
 
-    public static string Percent(long before, long after) =>
-        before > 0 ? ((after - before) * 100.0 / before).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture) + " %" : "–";
+    public static string Percent(long before, long after) => OptimizeReport.Percent(before, after);
 
     public static string Shape(IReadOnlyList<long> shape) => shape.Count == 0 ? "–" : string.Join("×", shape);
 }

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using OnnxFactorize.Optimization;
+using OnnxFactorize.Reports;
 using OnnxFactorize.Validation;
 
 namespace OnnxFactorize.Cli;
@@ -24,8 +26,23 @@ internal static class CompareCommand
             }
         }
 
+        var (json, html) = (parsed.GetValue(o.Report), parsed.GetValue(o.Html));
+        FilePaths.RefuseOverlaps([("reference model", a), ("candidate model", b)],
+            [.. (json is null ? [] : new[] { ("JSON report", json) }), .. (html is null ? [] : new[] { ("HTML report", html) })]);
         var result = output.WithValidationProgress("Validating in ONNX Runtime", progress => ModelValidator.Compare(a, b, options, null, progress, cancellationToken));
         cancellationToken.ThrowIfCancellationRequested();
-        return ReportWriter.Finish(result, parsed.GetValue(o.Report), parsed.GetValue(o.Html), output);
+        if (json is not null)
+        {
+            FilePaths.EnsureFolder(json);
+            JsonReport.WriteFile(result, json);
+        }
+
+        if (html is not null)
+        {
+            FilePaths.EnsureFolder(html);
+            HtmlReport.WriteFile(result, html);
+        }
+
+        return ReportWriter.Finish(result, json, html, output);
     }
 }

@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using OnnxFactorize.Onnx;
+using OnnxFactorize.Optimization;
 using OnnxFactorize.Passes;
 using OnnxFactorize.Planning;
-using OnnxFactorize.Validation;
 using Spectre.Console;
 
 namespace OnnxFactorize.Cli;
@@ -13,8 +13,6 @@ internal static class OptimizeCommand
 {
     public static int Run(ParseResult parsed, CliOptions o, CliOutput output, CancellationToken cancellationToken)
     {
-        var modelPath = parsed.GetRequiredValue<string>("model");
-        var outputPath = parsed.GetRequiredValue(o.Output);
         var factorize = o.ToFactorizeOptions(parsed);
         var budget = o.ToBudgetOptions(parsed, factorize);
         var validate = parsed.GetValue(o.Validate);
@@ -23,75 +21,44 @@ internal static class OptimizeCommand
             throw new OnnxFactorizeException($"{needsValidate} only applies with --validate; add --validate or drop {needsValidate}.");
         }
 
-        var validation = validate ? WithBudgetThreshold(o.ToValidationOptions(parsed), budget) : null;
-        Paths.RefuseSameFile(modelPath, outputPath);
-        var reportPath = parsed.GetValue(o.Report);
-        var htmlPath = parsed.GetValue(o.Html);
-
-        var model = OnnxModel.Load(modelPath);
-        if (validation is not null)
+        var request = new OptimizeRequest
         {
-            // Unbound dims and bad input files are reported before any work, and before anything is written.
-            ModelValidator.CheckInputs(modelPath, validation);
-        }
-
+            ModelPath = parsed.GetRequiredValue<string>("model"),
+            OutputPath = parsed.GetRequiredValue(o.Output),
+            Factorize = factorize,
+            Budget = budget,
+            Validation = validate ? o.ToValidationOptions(parsed) : null,
+            Dims = o.Dims(parsed),
+            ExternalData = parsed.GetValue(o.ExternalData) ? ExternalDataMode.Always : ExternalDataMode.Auto,
+            JsonReportPath = parsed.GetValue(o.Report),
+            HtmlReportPath = parsed.GetValue(o.Html),
+        };
+        var report = output.WithOptimizeProgress(progress => Optimizer.Run(request, progress, cancellationToken));
         cancellationToken.ThrowIfCancellationRequested();
-        FactorizationResult result;
-        BudgetPlan? plan = null;
-        if (budget is null)
+        foreach (var note in report.Notes)
         {
-            var shapes = ShapeProbe.TryMeasure(model, o.Dims(parsed), output);
-            result = output.WithNodeProgress("Decomposing", progress => Factorizer.Run(model, factorize, progress, cancellationToken, measuredShapes: shapes));
+            output.Line(note);
         }
-        else
+
+        if (report.Plan is { } plan)
         {
-            var planned = output.WithPlanProgress($"Planning ranks for {budget.DescribeBudget()}", progress => BudgetPlanner.Run(model, budget, progress, cancellationToken));
-            (result, plan) = (planned.Factorization, planned.Plan);
             output.Write(PlanTable(plan));
         }
 
-        // Last point where Ctrl+C leaves nothing behind; Save itself is atomic (temporary file, then rename).
-        cancellationToken.ThrowIfCancellationRequested();
-        result.Model.Save(outputPath, new SaveOptions { ExternalData = parsed.GetValue(o.ExternalData) ? ExternalDataMode.Always : ExternalDataMode.Auto });
-
-        var factorized = result.Decisions.Count(d => d.Status == DecisionStatus.Factorized);
-        var totalBefore = ModelCost.CountParameters(model.Proto);
-        var totalAfter = ModelCost.CountParameters(result.Model.Proto);
-        var how = plan is null ? factorize.RankPolicy.ToString()
-            : string.Create(CultureInfo.InvariantCulture, $"{budget!.DescribeBudget()}, measured {plan.FinalError:G3} on {plan.SampleCount} calibration sample(s)");
-        var line = string.Create(CultureInfo.InvariantCulture,
-            $"{modelPath} -> {outputPath}: {factorized} of {result.Decisions.Count} node(s) factorized ({how}), parameters {CliOutput.Count(totalBefore)} -> {CliOutput.Count(totalAfter)} ({CliOutput.Percent(totalBefore, totalAfter)})");
-        if (!result.Changed)
+        if (report.Validation is null)
         {
-            line += "; no node selected or worth factorizing, the model was written unchanged";
-        }
-
-        if (validation is null)
-        {
-            if (result.Decisions.Count > 0)
+            if (report.Factorization.Decisions.Count > 0)
             {
-                output.Write(DecisionTable(result.Decisions, output.Verbose));
+                output.Write(DecisionTable(report.Factorization.Decisions, output.Verbose));
             }
 
-            output.Summary(line);
+            output.Summary(report.Summary());
+            ReportWriter.ListFiles(request.JsonReportPath, null, output);
             return ExitCodes.Success;
         }
 
-        output.Line(line);
-        var report = output.WithValidationProgress("Validating in ONNX Runtime", progress => ModelValidator.Compare(modelPath, outputPath, validation, result.Decisions, progress, cancellationToken));
-        cancellationToken.ThrowIfCancellationRequested();
-        return ReportWriter.Finish(report, reportPath, htmlPath, output, plan);
-    }
-
-    /// <summary>With a budget, validation checks the same limit on its own inputs unless a threshold for it was given.</summary>
-    private static ValidationOptions WithBudgetThreshold(ValidationOptions validation, BudgetOptions? budget)
-    {
-        if (budget?.MaxError is not { } maxError || validation.Thresholds.MaxRelL2Error is not null)
-        {
-            return validation;
-        }
-
-        return validation with { Thresholds = validation.Thresholds with { MaxRelL2Error = maxError } };
+        output.Line(report.Summary());
+        return ReportWriter.Finish(report.Validation, request.JsonReportPath, request.HtmlReportPath, output);
     }
 
     /// <summary>Per node: the ladder measured (rank: output error), the rank chosen and why.</summary>

@@ -1,33 +1,19 @@
-using OnnxFactorize.Planning;
 using OnnxFactorize.Reports;
 using OnnxFactorize.Validation;
 
 namespace OnnxFactorize.Cli;
 
-/// <summary>Shows a validation result, writes the requested report files and maps pass/fail to the exit code.</summary>
+/// <summary>Shows a validation result, names the report files written and maps pass/fail to the exit code.</summary>
 internal static class ReportWriter
 {
-    public static int Finish(ValidationResult result, string? jsonPath, string? htmlPath, CliOutput output, BudgetPlan? plan = null)
+    public static int Finish(ValidationResult result, string? jsonPath, string? htmlPath, CliOutput output)
     {
         if (!output.Quiet)
         {
             ConsoleReport.Render(result, output.Console);
         }
 
-        if (jsonPath is not null)
-        {
-            Paths.EnsureFolder(jsonPath);
-            JsonReport.WriteFile(result, jsonPath, plan);
-            output.Line($"JSON report: {jsonPath}");
-        }
-
-        if (htmlPath is not null)
-        {
-            Paths.EnsureFolder(htmlPath);
-            HtmlReport.WriteFile(result, htmlPath, plan);
-            output.Line($"HTML report: {htmlPath}");
-        }
-
+        ListFiles(jsonPath, htmlPath, output);
         var verdict = result.Passed
             ? $"validation passed ({result.SampleCount} sample(s), {result.Outputs.Count} output(s))"
             : $"validation FAILED: {string.Join("; ", result.Failures.Select(f => f.Message))}";
@@ -37,5 +23,19 @@ internal static class ReportWriter
         }
 
         return result.Passed ? ExitCodes.Success : ExitCodes.ThresholdFailed;
+    }
+
+    /// <summary>Names the report files the engine wrote.</summary>
+    public static void ListFiles(string? jsonPath, string? htmlPath, CliOutput output)
+    {
+        if (jsonPath is not null)
+        {
+            output.Line($"JSON report: {jsonPath}");
+        }
+
+        if (htmlPath is not null)
+        {
+            output.Line($"HTML report: {htmlPath}");
+        }
     }
 }

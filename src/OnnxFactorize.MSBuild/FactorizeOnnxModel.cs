@@ -47,6 +47,9 @@ public sealed partial class FactorizeOnnxModel : ToolTask
 
     private string ReportFile => Model.GetMetadata("ReportFile");
 
+    /// <summary>The JSON report the tool writes: the user's Report path, else the task's own in obj/.</summary>
+    private string ReportPath => _options?.Report ?? ReportFile;
+
     /// <inheritdoc/>
     public override bool Execute()
     {
@@ -161,40 +164,35 @@ public sealed partial class FactorizeOnnxModel : ToolTask
             Warn(Diagnostics.ToolWarning, $"{DisplayName}: {line.Trim()}");
         }
 
-        // The tool wraps long lines at a space (its plain console is 160 columns wide): join them back before matching.
-        var match = SummaryPattern().Match(string.Join(' ', _stdout.Select(l => l.Trim())));
-        var summary = match.Success ? match : null;
-        var report = _options!.Validate ? ValidationReport.TryRead(ReportFile) : null;
-        var verdict = _options.Validate ? "; validation passed" : "";
-        Log.LogMessage(MessageImportance.High, summary is null
-            ? $"onnx-factorize: {DisplayName} -> {OutputFile}{verdict}"
-            : $"onnx-factorize: {DisplayName}: {summary.Groups["summary"].Value}{verdict}");
+        var report = ValidationReport.TryRead(ReportPath);
+        if (report is null || report.Summary.Length == 0)
+        {
+            Log.LogMessage(MessageImportance.High, $"onnx-factorize: {DisplayName} -> {OutputFile}; the tool wrote no readable report at {ReportPath}");
+            return;
+        }
 
-        if (summary is not null && summary.Groups["unchanged"].Success)
+        var verdict = report.Validated
+            ? string.Create(CultureInfo.InvariantCulture, $"; validation passed (max rel L2 {report.MaxRelL2Error:G3}, min cosine {report.MinCosine:G4})")
+            : "";
+        Log.LogMessage(MessageImportance.High, $"onnx-factorize: {DisplayName}: {report.Summary}{verdict}");
+        if (!report.Changed)
         {
             Warn(Diagnostics.NothingFactorized,
                 $"{DisplayName}: no node was factorized, so the model is copied unchanged; lower Energy, set Rank/RankRatio/Compression, or check Ops/Only/Exclude.");
         }
-        else if (report is { Skipped.Count: > 0 })
+        else if (report.Skipped.Count > 0)
         {
             const int Shown = 3;
             var listed = string.Join("; ", report.Skipped.Take(Shown).Select(n => $"{n.Name} ({n.Op}): {n.Reason}"));
-            var more = report.Skipped.Count > Shown ? $"; and {report.Skipped.Count - Shown} more (see the report {ReportFile})" : "";
+            var more = report.Skipped.Count > Shown ? $"; and {report.Skipped.Count - Shown} more (see the report {ReportPath})" : "";
             Warn(Diagnostics.NodesSkipped,
                 $"{DisplayName}: {report.Skipped.Count} of {report.NodeCount} node(s) left unfactorized: {listed}{more}");
-        }
-        else if (report is null && summary is not null
-            && int.Parse(summary.Groups["done"].Value, CultureInfo.InvariantCulture) is var done
-            && int.Parse(summary.Groups["total"].Value, CultureInfo.InvariantCulture) is var total && done < total)
-        {
-            Warn(Diagnostics.NodesSkipped,
-                $"{DisplayName}: {total - done} of {total} node(s) left unfactorized; the build log at -v:n lists each with its reason.");
         }
     }
 
     private void ReportThresholdFailures()
     {
-        var report = ValidationReport.TryRead(ReportFile);
+        var report = ValidationReport.TryRead(ReportPath);
         if (report is null || report.Failures.Count == 0)
         {
             var line = _stdout.Concat(_stderr).LastOrDefault(l => l.Contains("FAIL", StringComparison.Ordinal)) ?? "a validation threshold failed";
@@ -241,7 +239,4 @@ public sealed partial class FactorizeOnnxModel : ToolTask
             .FirstOrDefault(s => Regex.IsMatch(line, Regex.Escape(s.Flag) + "(?![a-z0-9-])", RegexOptions.CultureInvariant));
         return flag is null ? "" : $" ({flag.Flag} is the {flag.Name} metadata)";
     }
-
-    [GeneratedRegex(@"(?<summary>(?<done>\d+) of (?<total>\d+) node\(s\) factorized \([^)]*\), parameters \S+ -> \S+ \([^)]*\)(?<unchanged>; no node selected or worth factorizing, the model was written unchanged)?)")]
-    private static partial Regex SummaryPattern();
 }

@@ -39,7 +39,7 @@ internal sealed class ModelOptions
         new("CalibrationSamples", "--calibration-samples", OptionKind.Integer),
         new("CacheDir", "--cache-dir", OptionKind.Path),
         new("MinSpeedup", "--min-speedup", OptionKind.Number, Validation: true),
-        new("Report", "--report", OptionKind.Path, Validation: true),
+        new("Report", "--report", OptionKind.Path, Validation: false),
         new("Html", "--html", OptionKind.Path, Validation: true),
     ];
 
@@ -144,7 +144,7 @@ internal sealed class ModelOptions
         return new ModelOptions(given, validate, outputPath.Length == 0 ? null : outputPath);
     }
 
-    /// <summary>The arguments after the tool's dll: <c>optimize model -o output [options] [--validate … --report json]</c>.
+    /// <summary>The arguments after the tool's dll: <c>optimize model -o output [options] [--validate …] --report json</c>.
     /// <paramref name="reportPath"/> is where the JSON report goes when the user gave none (the task reads it).</summary>
     public IReadOnlyList<string> ToArguments(string modelPath, string outputFile, string reportPath, string? cacheDirectory = null)
     {
@@ -181,11 +181,13 @@ internal sealed class ModelOptions
         if (Validate)
         {
             args.Add("--validate");
-            if (Report is null)
-            {
-                args.Add("--report");
-                args.Add(reportPath);
-            }
+        }
+
+        // The task reads what happened from the engine's JSON report, never from console text.
+        if (Report is null)
+        {
+            args.Add("--report");
+            args.Add(reportPath);
         }
 
         return args;

@@ -20,6 +20,13 @@ public static class JsonReport
         return Encoding.UTF8.GetString(stream.ToArray());
     }
 
+    /// <summary>Writes the report of one optimization to a file (see <see cref="Write(Stream, ReportSummary?, IReadOnlyList{FactorizationDecision}, ValidationResult?, BudgetPlan?)"/>).</summary>
+    public static void WriteFile(string path, ReportSummary? summary, IReadOnlyList<FactorizationDecision> decisions, ValidationResult? validation, BudgetPlan? plan)
+    {
+        using var stream = File.Create(path);
+        Write(stream, summary, decisions, validation, plan);
+    }
+
     /// <summary>Writes the report to a file.</summary>
     public static void WriteFile(ValidationResult result, string path, BudgetPlan? plan = null)
     {
@@ -31,9 +38,55 @@ public static class JsonReport
     public static void Write(ValidationResult result, Stream stream, BudgetPlan? plan = null)
     {
         ArgumentNullException.ThrowIfNull(result);
+        Write(stream, null, result.Decisions, result, plan);
+    }
+
+    /// <summary>Writes the report of one optimization, with or without a validation: <paramref name="summary"/> (null for
+    /// a plain comparison) says what was done, <paramref name="decisions"/> what happened per node.</summary>
+    public static void Write(Stream stream, ReportSummary? summary, IReadOnlyList<FactorizationDecision> decisions, ValidationResult? validation, BudgetPlan? plan)
+    {
+        ArgumentNullException.ThrowIfNull(decisions);
         using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
         w.WriteStartObject();
         w.WriteNumber("schemaVersion", SchemaVersion);
+        w.WriteBoolean("validated", validation is not null);
+        if (summary is not null)
+        {
+            w.WriteStartObject("summary");
+            w.WriteString("text", summary.Text);
+            w.WriteString("rankChoice", summary.RankChoice);
+            w.WriteNumber("nodesFactorized", decisions.Count(d => d.Status == DecisionStatus.Factorized));
+            w.WriteNumber("nodeCount", decisions.Count);
+            w.WriteBoolean("changed", decisions.Any(d => d.Status == DecisionStatus.Factorized));
+            w.WriteEndObject();
+        }
+
+        if (validation is null)
+        {
+            w.WriteNull("passed");
+            w.WriteStartObject("model");
+            w.WriteString("originalPath", summary?.ModelPath ?? "");
+            if (summary?.OutputPath is { } output)
+            {
+                w.WriteString("optimizedPath", output);
+            }
+            else
+            {
+                w.WriteNull("optimizedPath");
+            }
+
+            w.WriteNumber("paramsBefore", summary?.ParamsBefore ?? 0);
+            w.WriteNumber("paramsAfter", summary?.ParamsAfter ?? 0);
+            w.WriteEndObject();
+            WriteNodes(w, decisions);
+            w.WriteStartArray("failures");
+            w.WriteEndArray();
+            WritePlan(w, plan);
+            w.WriteEndObject();
+            return;
+        }
+
+        var result = validation;
         w.WriteBoolean("passed", result.Passed);
         w.WriteNumber("sampleCount", result.SampleCount);
 
@@ -48,13 +101,7 @@ public static class JsonReport
         w.WriteNumber("bytesAfter", result.Optimized.FileBytes);
         w.WriteEndObject();
 
-        w.WriteStartArray("nodes");
-        foreach (var d in result.Decisions)
-        {
-            WriteDecision(w, d);
-        }
-
-        w.WriteEndArray();
+        WriteNodes(w, decisions);
 
         w.WriteStartArray("outputs");
         foreach (var o in result.Outputs)
@@ -112,6 +159,17 @@ public static class JsonReport
         w.WriteEndArray();
         WritePlan(w, plan);
         w.WriteEndObject();
+    }
+
+    private static void WriteNodes(Utf8JsonWriter w, IReadOnlyList<FactorizationDecision> decisions)
+    {
+        w.WriteStartArray("nodes");
+        foreach (var d in decisions)
+        {
+            WriteDecision(w, d);
+        }
+
+        w.WriteEndArray();
     }
 
     private static void WritePlan(Utf8JsonWriter w, BudgetPlan? plan)

@@ -1,0 +1,97 @@
+using OnnxFactorize.Onnx;
+using OnnxFactorize.Passes;
+using OnnxFactorize.Planning;
+using OnnxFactorize.Validation;
+
+namespace OnnxFactorize.Optimization;
+
+/// <summary>One optimization: the model, where to write it, how to choose ranks (a rank policy in <see cref="Factorize"/>,
+/// or a measured <see cref="Budget"/>), whether to validate, and which reports to write. Every front end (CLI, MSBuild,
+/// library) builds one of these and calls <see cref="Optimizer.Run"/>; the rules between options live in <see cref="Validate"/>.</summary>
+public sealed record OptimizeRequest
+{
+    /// <summary>The model to optimize (never modified).</summary>
+    public required string ModelPath { get; init; }
+
+    /// <summary>Where the optimized model is written (atomically); null keeps it in memory only (no validation then).</summary>
+    public string? OutputPath { get; init; }
+
+    /// <summary>Rank policy, methods, node filters and SVD settings (with a budget: the settings the ladders start from).</summary>
+    public FactorizeOptions Factorize { get; init; } = new();
+
+    /// <summary>Choose ranks by measurement within this budget instead of by the rank policy; null for the policy.</summary>
+    public BudgetOptions? Budget { get; init; }
+
+    /// <summary>Compare the optimized model with the original in ONNX Runtime; null to skip. With a relative-L2 budget and no
+    /// explicit relative-L2 threshold, validation checks the budget's limit on its own samples.</summary>
+    public ValidationOptions? Validation { get; init; }
+
+    /// <summary>Bindings of symbolic dims, used to measure intermediate shapes (so FLOPs use real spatial sizes).</summary>
+    public IReadOnlyDictionary<string, long> Dims { get; init; } = new Dictionary<string, long>();
+
+    /// <summary>How tensors are stored in the written model.</summary>
+    public ExternalDataMode ExternalData { get; init; } = ExternalDataMode.Auto;
+
+    /// <summary>Where the JSON report (docs/report-schema.md) is written, with or without validation; null for none.</summary>
+    public string? JsonReportPath { get; init; }
+
+    /// <summary>Where the HTML report is written (needs <see cref="Validation"/>); null for none.</summary>
+    public string? HtmlReportPath { get; init; }
+
+    /// <summary>The validation options actually used: the given ones, with the budget's limit as the relative-L2 threshold
+    /// when the budget is a relative-L2 error and no such threshold was given.</summary>
+    public ValidationOptions? EffectiveValidation
+    {
+        get
+        {
+            if (Validation is null || Budget?.MaxError is not { } maxError || Validation.Thresholds.MaxRelL2Error is not null)
+            {
+                return Validation;
+            }
+
+            return Validation with { Thresholds = Validation.Thresholds with { MaxRelL2Error = maxError } };
+        }
+    }
+
+    /// <summary>Checks the options and the rules between them; throws <see cref="OnnxFactorizeException"/> with one line
+    /// naming the bad value or path. Returns this request.</summary>
+    public OptimizeRequest Validate()
+    {
+        if (string.IsNullOrWhiteSpace(ModelPath))
+        {
+            throw new OnnxFactorizeException("no model given; pass the path of an .onnx file.");
+        }
+
+        Factorize.Validate();
+        Budget?.Validate();
+        Validation?.Validate();
+        if (Validation is not null && OutputPath is null)
+        {
+            throw new OnnxFactorizeException("validation compares the written model with the original; give an output path.");
+        }
+
+        if (HtmlReportPath is not null && Validation is null)
+        {
+            throw new OnnxFactorizeException($"the HTML report '{HtmlReportPath}' shows a validation; validate too, or drop the HTML report.");
+        }
+
+        var written = new List<(string What, string Path)>();
+        if (OutputPath is not null)
+        {
+            written.Add(("output", OutputPath));
+        }
+
+        if (JsonReportPath is not null)
+        {
+            written.Add(("JSON report", JsonReportPath));
+        }
+
+        if (HtmlReportPath is not null)
+        {
+            written.Add(("HTML report", HtmlReportPath));
+        }
+
+        FilePaths.RefuseOverlaps([("input model", ModelPath), .. (Validation?.Inputs.Path is { } inputs ? [("inputs", inputs)] : Array.Empty<(string, string)>())], written);
+        return this;
+    }
+}

@@ -1,0 +1,126 @@
+using System.Globalization;
+using OnnxFactorize.Analysis;
+using OnnxFactorize.Onnx;
+using OnnxFactorize.Passes;
+using OnnxFactorize.Planning;
+using OnnxFactorize.Reports;
+using OnnxFactorize.Validation;
+
+namespace OnnxFactorize.Optimization;
+
+/// <summary>The one entry point of the engine: load, measure shapes, factorize (by policy or by budget), write atomically,
+/// validate, write reports. The CLI, the MSBuild task and library users call this with the same request type.</summary>
+public static class Optimizer
+{
+    /// <summary>Runs <paramref name="request"/>. User mistakes and bad models throw <see cref="OnnxFactorizeException"/>
+    /// (one line) before anything is written; cancellation leaves no partial file.</summary>
+    public static OptimizeReport Run(OptimizeRequest request, OptimizeProgress? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        request.Validate();
+        progress ??= new OptimizeProgress();
+        var validation = request.EffectiveValidation;
+        var model = OnnxModel.Load(request.ModelPath);
+        if (validation is not null)
+        {
+            // Unbound dims and bad input files are reported before any work, and before anything is written.
+            ModelValidator.CheckInputs(request.ModelPath, validation);
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var notes = new List<string>();
+        FactorizationResult result;
+        BudgetPlan? plan = null;
+        string how;
+        if (request.Budget is not { } budget)
+        {
+            var shapes = MeasureShapes(model, request.Dims, notes);
+            progress.PhaseStarted?.Invoke("Decomposing");
+            result = Factorizer.Run(model, request.Factorize, progress.Factorize, cancellationToken, measuredShapes: shapes);
+            how = request.Factorize.RankPolicy.ToString();
+        }
+        else
+        {
+            progress.PhaseStarted?.Invoke($"Planning ranks for {budget.DescribeBudget()}");
+            var planned = BudgetPlanner.Run(model, budget with { Factorize = request.Factorize }, progress.Plan, cancellationToken);
+            (result, plan) = (planned.Factorization, planned.Plan);
+            how = string.Create(CultureInfo.InvariantCulture, $"{budget.DescribeBudget()}, measured {plan.FinalError:G3} on {plan.SampleCount} calibration sample(s)");
+        }
+
+        // Last point where Ctrl+C leaves nothing behind; Save itself is atomic (temporary file, then rename).
+        cancellationToken.ThrowIfCancellationRequested();
+        if (request.OutputPath is { } output)
+        {
+            result.Model.Save(output, new SaveOptions { ExternalData = request.ExternalData });
+        }
+
+        ValidationResult? validated = null;
+        if (validation is not null)
+        {
+            progress.PhaseStarted?.Invoke("Validating in ONNX Runtime");
+            validated = ModelValidator.Compare(request.ModelPath, request.OutputPath!, validation, result.Decisions, progress.Validation, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        var report = new OptimizeReport
+        {
+            ModelPath = request.ModelPath,
+            OutputPath = request.OutputPath,
+            Factorization = result,
+            RankChoice = how,
+            ParamsBefore = ModelCost.CountParameters(model.Proto),
+            ParamsAfter = ModelCost.CountParameters(result.Model.Proto),
+            Plan = plan,
+            Validation = validated,
+            Notes = notes,
+        };
+        WriteReports(report, request.JsonReportPath, request.HtmlReportPath);
+        return report;
+    }
+
+    /// <summary>What factorization would do per node under <paramref name="options"/>, without writing a model; symbolic
+    /// dims bound by <paramref name="dims"/> let intermediate shapes (and so FLOPs) be measured.</summary>
+    public static (ModelAnalysis Analysis, IReadOnlyList<string> Notes) Analyze(string modelPath, FactorizeOptions options, IReadOnlyDictionary<string, long> dims,
+        IProgress<FactorizeProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var model = OnnxModel.Load(modelPath);
+        var notes = new List<string>();
+        var shapes = MeasureShapes(model, dims, notes);
+        return (ModelAnalyzer.Analyze(model, options, progress, cancellationToken, measuredShapes: shapes), notes);
+    }
+
+    /// <summary>Writes the JSON and HTML reports of <paramref name="report"/> where asked (folders created).</summary>
+    public static void WriteReports(OptimizeReport report, string? jsonPath, string? htmlPath)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        if (jsonPath is not null)
+        {
+            FilePaths.EnsureFolder(jsonPath);
+            var summary = new ReportSummary(report.ModelPath, report.OutputPath, report.RankChoice, report.ParamsBefore, report.ParamsAfter, report.SummaryText());
+            JsonReport.WriteFile(jsonPath, summary, report.Factorization.Decisions, report.Validation, report.Plan);
+        }
+
+        if (htmlPath is not null && report.Validation is { } validation)
+        {
+            FilePaths.EnsureFolder(htmlPath);
+            HtmlReport.WriteFile(validation, htmlPath, report.Plan);
+        }
+    }
+
+    // Measures the shapes a model leaves undeclared, so per-node FLOPs (and auto's method choice) use real spatial sizes;
+    // when that is impossible (an unbound dim, a model ORT cannot run) the work goes on with declared shapes only.
+    private static IReadOnlyDictionary<string, long[]>? MeasureShapes(OnnxModel model, IReadOnlyDictionary<string, long> dims, List<string> notes)
+    {
+        try
+        {
+            return ModelCost.ValueShapes(model.ProtoWithInlineData(), dims);
+        }
+        catch (OnnxFactorizeException e)
+        {
+            notes.Add($"note: FLOPs use declared shapes only ({e.Message.TrimEnd('.')}); bind symbolic dims with --dim to measure them.");
+            return null;
+        }
+    }
+}
