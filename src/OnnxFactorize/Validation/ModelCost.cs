@@ -1,5 +1,6 @@
-using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
+using OnnxFactorize.Graph;
+using OnnxFactorize.Onnx;
 using OnnxFactorize.Onnx.Proto;
 
 namespace OnnxFactorize.Validation;
@@ -199,20 +200,22 @@ public static class ModelCost
     // Adds the wanted intermediates as extra graph outputs, runs once on random inputs, and reads the actual shapes.
     private static Dictionary<string, long[]> RuntimeShapes(ModelProto model, IReadOnlyList<string> names, IReadOnlyDictionary<string, long> dims)
     {
-        var probe = model.Clone();
-        var graph = probe.Graph;
-        var produced = graph.Node.SelectMany(n => n.Output).ToHashSet(StringComparer.Ordinal);
-        var outputs = graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
-        foreach (var name in names.Where(n => produced.Contains(n) && !outputs.Contains(n)))
+        // The probe is an edit of the graph (never of the protobuf): the wanted intermediates become extra outputs.
+        var probe = ModelGraph.Import(OnnxModel.FromProto(model));
+        foreach (var name in names)
         {
-            graph.Output.Add(new ValueInfoProto { Name = name });
+            if (probe.Main.Find(name) is { Producer: not null } value && value.Graph == probe.Main)
+            {
+                probe.Main.AddOutput(value);
+            }
         }
 
+        var bytes = probe.Export().ToBytes();
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
         InferenceSession session;
         try
         {
-            session = new InferenceSession(probe.ToByteArray(), options);
+            session = new InferenceSession(bytes, options);
         }
         catch (OnnxRuntimeException e)
         {
