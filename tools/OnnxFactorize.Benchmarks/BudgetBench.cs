@@ -4,6 +4,7 @@ using System.Text.Json;
 using OnnxFactorize.Decomposition;
 using OnnxFactorize.Onnx;
 using OnnxFactorize.Planning;
+using OnnxFactorize.Benchmarks.Aimet;
 using OnnxFactorize.Validation;
 
 namespace OnnxFactorize.Benchmarks;

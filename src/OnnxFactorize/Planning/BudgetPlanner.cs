@@ -84,13 +84,6 @@ public sealed partial class BudgetPlanner
         }
     }
 
-    private void Dispose()
-    {
-        _probeSession?.Dispose();
-        _runOptions.Dispose();
-        _sessionOptions?.Dispose();
-    }
-
     private bool MeasuresLatency => _options.LatencyGuard || _options.Target == PlanTarget.Latency;
 
     private BudgetResult Execute()

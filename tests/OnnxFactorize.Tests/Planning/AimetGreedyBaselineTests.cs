@@ -1,4 +1,4 @@
-using OnnxFactorize.Planning;
+using OnnxFactorize.Benchmarks.Aimet;
 
 namespace OnnxFactorize.Tests.Planning;
 

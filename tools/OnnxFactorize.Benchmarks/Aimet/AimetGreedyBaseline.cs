@@ -1,8 +1,9 @@
 using OnnxFactorize.Decomposition;
 using OnnxFactorize.Onnx;
 using OnnxFactorize.Passes;
+using OnnxFactorize.Planning;
 
-namespace OnnxFactorize.Planning;
+namespace OnnxFactorize.Benchmarks.Aimet;
 
 /// <summary>One entry of AIMET's per-layer eval-score dictionary: the layer alone compressed to a cost ratio.</summary>
 /// <param name="Ratio">Fraction of the layer's cost the ratio asks to keep (0.1 … 0.9).</param>
@@ -92,7 +93,7 @@ public static class AimetGreedyBaseline
             throw new OnnxFactorizeException($"AIMET target ratio must be in (0, 1], got {t}.");
         }
 
-        return BudgetPlanner.RunAimet(model, options, [.. ratios.Order()], targetRatio, svdCache, cancellationToken);
+        return AimetRunner.Run(model, options, [.. ratios.Order()], targetRatio, svdCache, cancellationToken);
     }
 
     /// <summary>Each layer's entry for <paramref name="threshold"/>: the smallest ratio whose error is at most the threshold

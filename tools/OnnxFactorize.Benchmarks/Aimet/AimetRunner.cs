@@ -1,44 +1,32 @@
 using System.Diagnostics;
 using OnnxFactorize.Decomposition;
-using OnnxFactorize.Graph;
 using OnnxFactorize.Onnx;
 using OnnxFactorize.Passes;
+using OnnxFactorize.Planning;
 
-namespace OnnxFactorize.Planning;
+namespace OnnxFactorize.Benchmarks.Aimet;
 
-public sealed partial class BudgetPlanner
+/// <summary>Runs <see cref="AimetGreedyBaseline"/> on the budget planner's machinery (reference run, calibration inputs,
+/// metric, rules and weight-probe measurement), so the two differ only in the algorithm. No latency guard, no disk cache.</summary>
+internal static class AimetRunner
 {
-    /// <summary>Runs <see cref="AimetGreedyBaseline"/> with this planner's reference run, calibration inputs, metric and
-    /// shared-session error measurement, so the two differ only in the algorithm. No latency guard, no disk cache.</summary>
-    internal static AimetResult RunAimet(OnnxModel model, BudgetOptions options, IReadOnlyList<double> ratios, double? targetRatio,
+    public static AimetResult Run(OnnxModel model, BudgetOptions options, IReadOnlyList<double> ratios, double? targetRatio,
         SvdCache? svdCache, CancellationToken ct)
     {
-        var planner = new BudgetPlanner(model, options with { LatencyGuard = false, CacheDirectory = null }, null, ct, null, null, svdCache ?? new SvdCache());
-        try
-        {
-            return planner.ExecuteAimet(ratios, targetRatio);
-        }
-        finally
-        {
-            planner.Dispose();
-        }
-    }
-
-    private AimetResult ExecuteAimet(IReadOnlyList<double> ratios, double? targetRatio)
-    {
         var clock = Stopwatch.StartNew();
-        var (_, _, candidates, _) = Prepare();
+        using var planner = BudgetPlanner.Open(model, options, svdCache, ct);
         var layers = new List<AimetLayer>();
         var policies = new List<FactorizationPlan[]>();
-        for (var i = 0; i < candidates.Count; i++)
+        for (var i = 0; i < planner.CandidateNodes.Count; i++)
         {
-            var (layer, layerPlans) = AimetLayerScores(i, ratios);
+            var (layer, layerPlans) = LayerScores(planner, i, ratios, ct);
             layers.Add(layer);
             policies.Add(layerPlans);
         }
 
         var dictionarySeconds = clock.Elapsed.TotalSeconds;
-        var dictionaryRun = _errorEvaluations;
+        var dictionaryRun = planner.Evaluations;
+        var unchanged = new FactorizationResult(model, []);
         var tried = new Dictionary<string, (FactorizationResult Result, double Error)>(StringComparer.Ordinal);
         (AimetSelection Selection, double Target, FactorizationResult Result, double Error) Compress(double target)
         {
@@ -55,7 +43,8 @@ public sealed partial class BudgetPlanner
                     }
                 }
 
-                done = chosen.Count == 0 ? (new FactorizationResult(_model, []), 0) : MeasureAndEmit(chosen);
+                // The baseline keeps every answer it tried, so each gets its own rewrite.
+                done = chosen.Count == 0 ? (unchanged, 0) : (planner.EmitFresh(chosen), planner.Measure(chosen));
                 tried[key] = done;
             }
 
@@ -72,14 +61,14 @@ public sealed partial class BudgetPlanner
             // The benchmark's equal-budget protocol, not AIMET's: bisect the target for the most compressed model whose
             // measured metric is within budget (the uncompressed model always is).
             var none = Enumerable.Repeat(-1, layers.Count).ToArray();
-            final = (new AimetSelection(double.NegativeInfinity, none, 1, 0), 1, new FactorizationResult(_model, []), 0);
+            final = (new AimetSelection(double.NegativeInfinity, none, 1, 0), 1, unchanged, 0);
             double lo = 0, hi = 1;
             for (var step = 0; step < 12; step++)
             {
-                _ct.ThrowIfCancellationRequested();
+                ct.ThrowIfCancellationRequested();
                 var mid = (lo + hi) / 2;
                 var attempt = Compress(mid);
-                if (attempt.Error <= _options.Allowance)
+                if (attempt.Error <= planner.Options.Allowance)
                 {
                     hi = mid;
                     if (attempt.Selection.OverallRatio < final.Selection.OverallRatio)
@@ -109,33 +98,19 @@ public sealed partial class BudgetPlanner
         };
     }
 
-    // Measures the chosen plans through the weight probe, then emits them into a fresh graph of the model (the reference
-    // baseline keeps every answer it tried, so each gets its own rewrite).
-    private (FactorizationResult Result, double Error) MeasureAndEmit(IReadOnlyDictionary<int, FactorizationPlan> chosen)
-    {
-        var error = ProbeError(chosen.ToDictionary(c => _probeIndex[c.Key], c => c.Value.Reconstruct()));
-        var graph = ModelGraph.Import(_model, _graph.MeasuredShapes);
-        var context = new PassContext(graph, _options.Factorize, _ct, _svdCache);
-        var candidates = Factorizer.Candidates(graph, _options.Factorize, _rules).Where(c => c.Node.Graph == graph.Main).ToList();
-        var plans = chosen.Select(c => Factorizer.Decide(candidates[c.Key], context, RankPolicy.Fixed(c.Value.Decision.Rank)).Plan!).ToList();
-        return (Factorizer.Emit(_model, graph, plans), error);
-    }
-
     // One layer's dictionary row. A ratio c maps to the largest rank r ≤ break-even whose factorized cost (FLOPs, or
     // parameters for the params target, as the rules price the node with RankPolicy.Fixed(r)) is at most c × the
     // original; for an SVD node that is ⌊c·mn/(m+n)⌋, RankPolicy.Compression(c). Each distinct rank is evaluated once with
     // only this layer compressed, on the whole model (through the weight probe, as the planner's ladders).
-    private (AimetLayer Layer, FactorizationPlan[] Plans) AimetLayerScores(int index, IReadOnlyList<double> ratios)
+    private static (AimetLayer Layer, FactorizationPlan[] Plans) LayerScores(BudgetPlanner planner, int index, IReadOnlyList<double> ratios, CancellationToken ct)
     {
-        var candidate = _candidates[index];
-        var label = candidate.Label;
-        var byParams = _options.Target == PlanTarget.Params;
+        var label = planner.CandidateNodes[index].Label;
+        var byParams = planner.Options.Target == PlanTarget.Params;
         long Cost(FactorizationDecision d, bool after) => byParams ? (after ? d.ParamsAfter : d.ParamsBefore) : (after ? d.FlopsAfter : d.FlopsBefore);
-        NodeOutcome Price(int rank) => Factorizer.Decide(candidate, _context, RankPolicy.Fixed(rank));
 
         // Rank 1 tells the break-even and the original cost; ranks are then priced from the top down so the SVD is computed once.
-        var first = Price(1);
-        if (_probeIndex[index] < 0)
+        var first = planner.Price(index, RankPolicy.Fixed(1));
+        if (!planner.CanMeasure(index))
         {
             return (new AimetLayer(label, 0, []), []);
         }
@@ -144,8 +119,8 @@ public sealed partial class BudgetPlanner
         var priced = new SortedDictionary<int, FactorizationPlan>();
         for (var r = Math.Max(first.Decision.BreakEvenRank, 1); r >= 1; r--)
         {
-            _ct.ThrowIfCancellationRequested();
-            var outcome = r == 1 ? first : Price(r);
+            ct.ThrowIfCancellationRequested();
+            var outcome = r == 1 ? first : planner.Price(index, RankPolicy.Fixed(r));
             if (outcome.Plan is { } plan && Cost(plan.Decision, after: true) <= ratios[^1] * before)
             {
                 priced[r] = plan;
@@ -159,8 +134,8 @@ public sealed partial class BudgetPlanner
             return (new AimetLayer(label, before, []), []);
         }
 
-        var errorByRank = distinct.ToDictionary(r => r, r => ProbeError(new Dictionary<int, float[]> { [_probeIndex[index]] = priced[r].Reconstruct() }));
-        _errorEvaluations += distinct.Count;
+        var errorByRank = distinct.ToDictionary(r => r, r => planner.Measure(new Dictionary<int, FactorizationPlan> { [index] = priced[r] }));
+        planner.Evaluated(distinct.Count);
         var entries = new List<AimetEntry>();
         var entryPlans = new List<FactorizationPlan>();
         for (var i = 0; i < ratios.Count; i++)
