@@ -4,6 +4,8 @@ namespace OnnxFactorize.Decomposition;
 /// Z Yᵀ = Σ z yᵀ (p×q), accumulated in double batch by batch. Not thread-safe.</summary>
 public sealed class CrossGramAccumulator
 {
+    // Rows per float32 GEMM block; each block's sums are added to double totals. Float rounding (~1e-7 relative) is
+    // harmless here: the normal equations carry a ridge, unlike the whitening, which must see exact rank deficiency.
     private const int Block = 256;
 
     private readonly double[] _zz;

@@ -4,15 +4,15 @@ namespace OnnxFactorize.Decomposition;
 /// count, accumulated in double batch by batch, so memory does not grow with the number of rows seen. Not thread-safe.</summary>
 public sealed class GramAccumulator
 {
-    // Rows per float32 GEMM block: each block's products are summed in float (relative rounding ~ Block·2⁻²⁴ at worst,
-    // ~√Block·2⁻²⁴ typically) before being added to the double totals.
-    private const int Block = 256;
+    // Rows per block. Products are summed in double (MatrixOps.GramRowsDouble on the transposed block): a float32 GEMM
+    // would be faster, but its rounding (~1e-7 relative per entry) lifts the zero eigenvalues of a rank-deficient Gram to
+    // ~1e-7·λ_max, hiding the deficiency the whitening has to detect.
+    private const int Block = 1024;
 
     private readonly double[] _gram;
     private readonly double[] _sum;
     private readonly int _maxDegreeOfParallelism;
     private float[] _block = [];
-    private float[] _product = [];
 
     /// <summary>An empty accumulator for vectors of length <paramref name="dimension"/>.</summary>
     public GramAccumulator(int dimension, int maxDegreeOfParallelism = -1)
@@ -40,12 +40,6 @@ public sealed class GramAccumulator
         }
 
         var count = rows.Length / d;
-        if (_block.Length == 0 && count > 0)
-        {
-            _block = new float[Math.Min(count, Block) * d];
-            _product = new float[d * d];
-        }
-
         for (var start = 0; start < count; start += Block)
         {
             var n = Math.Min(Block, count - start);
@@ -55,7 +49,7 @@ public sealed class GramAccumulator
             }
 
             var block = rows.Slice(start * d, n * d);
-            block.CopyTo(_block);
+            MatrixOps.Transpose(block, n, d, _block);
             for (var i = 0; i < n; i++)
             {
                 var row = block.Slice(i * d, d);
@@ -65,11 +59,11 @@ public sealed class GramAccumulator
                 }
             }
 
-            // Block of XᵀX: (n×d)ᵀ·(n×d).
-            MatrixOps.GemmCore(_block, d, n, _block, d, _product, transA: true, transB: false, _maxDegreeOfParallelism);
-            for (var i = 0; i < _product.Length; i++)
+            // Block of XᵀX as the row Gram of the transposed block (d×n).
+            var product = MatrixOps.GramRowsDouble(_block, d, n, _maxDegreeOfParallelism);
+            for (var i = 0; i < product.Length; i++)
             {
-                _gram[i] += _product[i];
+                _gram[i] += product[i];
             }
         }
 
