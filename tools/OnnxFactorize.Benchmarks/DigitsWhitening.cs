@@ -1,0 +1,265 @@
+using System.Globalization;
+using Microsoft.ML.OnnxRuntime;
+using OnnxFactorize.Calibration;
+using OnnxFactorize.Decomposition;
+using OnnxFactorize.Graph;
+using OnnxFactorize.Onnx;
+using OnnxFactorize.Validation;
+using OnnxTensors = OnnxFactorize.Onnx.TensorData;
+
+namespace OnnxFactorize.Benchmarks;
+
+/// <summary>`digits-whitening [folder] [ratio]`: on the digits models of tools/train-digits, per-node output error on the
+/// held-out evaluation half of plain SVD vs whitened SVD (Gram from the calibration half) at the same rank, and the
+/// end-to-end accuracy with every candidate replaced by its rank-k approximation.</summary>
+internal static class DigitsWhitening
+{
+    private sealed record Candidate(Node Node, string Input, float[] Weight, int Outputs, int Inputs, WeightLayout Layout, ConvPatchGeometry? Conv, long[] Dims);
+
+    public static int Run(string[] args)
+    {
+        var folder = args.Length > 0 ? args[0] : Path.Combine(".cache", "digits");
+        var ratio = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 0.25;
+        if (!File.Exists(Path.Combine(folder, "mlp.onnx")))
+        {
+            Console.Error.WriteLine($"{folder}/mlp.onnx not found: run tools/train-digits/run.sh first.");
+            return 2;
+        }
+
+        foreach (var name in new[] { "mlp", "mlp-unfolded", "cnn", "cnn-unfolded" })
+        {
+            var graph = ModelGraph.Import(OnnxModel.Load(Path.Combine(folder, name + ".onnx")));
+            var ops = graph.Main.Nodes.GroupBy(n => n.OpType).Select(g => $"{g.Key}×{g.Count()}");
+            var constantWeights = graph.Main.Nodes.Count(n => n.OpType is "Gemm" or "MatMul" or "Conv" && n.Inputs[1] is { IsConstant: true });
+            Console.WriteLine($"{name}.onnx: {string.Join(" ", ops)}; {graph.Main.Initializers.Count} initializers; weights as initializers on {constantWeights} Gemm/MatMul/Conv nodes");
+        }
+
+        foreach (var model in new[] { "mlp", "cnn" })
+        {
+            Measure(folder, model, ratio);
+        }
+
+        return 0;
+    }
+
+    private static void Measure(string folder, string name, double ratio)
+    {
+        var model = OnnxModel.Load(Path.Combine(folder, name + ".onnx"));
+        var graph = ModelGraph.Import(model);
+        var candidates = Candidates(graph);
+        var requests = candidates.Select(c => c.Conv is null ? ActivationRequest.LastAxis(c.Input) : ActivationRequest.ConvPatches(c.Input, c.Conv)).DistinctBy(r => r.Value).ToList();
+        var options = new CalibrationOptions { BatchSize = 128 };
+        var started = DateTime.UtcNow;
+        var calibration = CalibrationCollector.Collect(model, requests, CalibrationInputs.Stream(Path.Combine(folder, name, "calibration")), options);
+        var evaluation = CalibrationCollector.Collect(model, requests, CalibrationInputs.Stream(Path.Combine(folder, name, "evaluation")), options);
+        Console.WriteLine();
+        Console.WriteLine($"{name}: statistics of {requests.Count} activations on both halves in {(DateTime.UtcNow - started).TotalSeconds:F1} s; rank = ceil({ratio}·min(out,in))");
+        Console.WriteLine("node                 shape       k  | rel. output error on evaluation half        | whitened predicted");
+        Console.WriteLine("                                    | plain    whitened  plain+bc  white+bc  wc+bc  | (calibration)");
+
+        var replacements = new Dictionary<string, Dictionary<Node, (float[] W, double[]? Delta)>>();
+        foreach (var method in new[] { "plain", "whitened", "plain+bc", "whitened+bc", "centered+bc" })
+        {
+            replacements[method] = [];
+        }
+
+        foreach (var c in candidates)
+        {
+            var k = Math.Max(1, (int)Math.Ceiling(ratio * Math.Min(c.Outputs, c.Inputs) - 1e-9));
+            var w = c.Weight;
+            var cal = calibration[c.Input].Inputs;
+            var eval = evaluation[c.Input].Inputs;
+            var (pl, pr) = TruncatedSvd.ComputeExact(w, c.Outputs, c.Inputs).BalancedFactors(k);
+            var plain = new float[w.Length];
+            MatrixOps.Gemm(pl, c.Outputs, k, pr, c.Inputs, plain);
+            var white = WhitenedSvd.Compute(w, c.Outputs, c.Inputs, WeightLayout.OutByIn, InputWhitening.FromGram(cal.Gram(), c.Inputs), k);
+            var whitened = white.Reconstruct(k);
+
+            // Whitening with the centered Gram: with the bias re-fitted to the mean, the exact minimizer of the output error.
+            var centered = WhitenedSvd.Compute(w, c.Outputs, c.Inputs, WeightLayout.OutByIn, InputWhitening.FromGram(cal.CenteredGram(), c.Inputs), k).Reconstruct(k);
+            var mean = cal.Mean();
+            var plainDelta = BiasCorrection.Delta(w, plain, c.Outputs, c.Inputs, WeightLayout.OutByIn, mean);
+            var whiteDelta = BiasCorrection.Delta(w, whitened, c.Outputs, c.Inputs, WeightLayout.OutByIn, mean);
+            var centeredDelta = BiasCorrection.Delta(w, centered, c.Outputs, c.Inputs, WeightLayout.OutByIn, mean);
+
+            var norm = Math.Sqrt(Quadratic(w, new float[w.Length], null, eval));
+            double Rel(float[] approx, double[]? delta) => Math.Sqrt(Quadratic(w, approx, delta, eval)) / norm;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{Label(c.Node),-20} {c.Outputs + "×" + c.Inputs,-10} {k,3}  | {Rel(plain, null),-8:F4} {Rel(whitened, null),-9:F4} {Rel(plain, plainDelta),-9:F4} {Rel(whitened, whiteDelta),-9:F4} {Rel(centered, centeredDelta),-6:F4} | {white.PredictedRelativeOutputError(k):F4} ({white.Whitening.Method})"));
+            replacements["plain"][c.Node] = (plain, null);
+            replacements["whitened"][c.Node] = (whitened, null);
+            replacements["plain+bc"][c.Node] = (plain, plainDelta);
+            replacements["whitened+bc"][c.Node] = (whitened, whiteDelta);
+            replacements["centered+bc"][c.Node] = (centered, centeredDelta);
+        }
+
+        var labels = SampleLoader.ReadLabels(Path.Combine(folder, name, "evaluation", "labels.npy"));
+        var input = TensorFiles.Read(Path.Combine(folder, name, "evaluation", "input.npy"));
+        Console.Write($"{name} evaluation accuracy, every candidate at its rank: original {Accuracy(model.ToBytes(), input, labels):P1}");
+        foreach (var (method, map) in replacements)
+        {
+            Console.Write($", {method} {Accuracy(Replaced(model, map), input, labels):P1}");
+        }
+
+        Console.WriteLine();
+    }
+
+    // Σ_t ‖(W − Ŵ)x_t − δ‖² from the statistics of x: tr(D G Dᵀ) − 2 δᵀ D Σx + N‖δ‖², D = W − Ŵ (out×in).
+    private static double Quadratic(float[] w, float[] approx, double[]? delta, GramAccumulator stats)
+    {
+        var n = stats.Dimension;
+        var outputs = w.Length / n;
+        var g = stats.Gram();
+        var s = stats.Sum();
+        var total = 0.0;
+        var d = new double[n];
+        var dg = new double[n];
+        for (var o = 0; o < outputs; o++)
+        {
+            for (var j = 0; j < n; j++)
+            {
+                d[j] = (double)w[o * n + j] - approx[o * n + j];
+            }
+
+            Array.Clear(dg);
+            for (var i = 0; i < n; i++)
+            {
+                if (d[i] != 0)
+                {
+                    for (var j = 0; j < n; j++)
+                    {
+                        dg[j] += d[i] * g[i * n + j];
+                    }
+                }
+            }
+
+            var dSum = 0.0;
+            for (var j = 0; j < n; j++)
+            {
+                total += dg[j] * d[j];
+                dSum += d[j] * s[j];
+            }
+
+            if (delta is not null)
+            {
+                total += -2 * delta[o] * dSum + stats.Count * delta[o] * delta[o];
+            }
+        }
+
+        return total;
+    }
+
+    private static List<Candidate> Candidates(ModelGraph graph)
+    {
+        var list = new List<Candidate>();
+        foreach (var node in graph.Main.Nodes)
+        {
+            if (node.Inputs.Count < 2 || node.Inputs[0] is not { } x || node.Inputs[1] is not { IsConstant: true } wv)
+            {
+                continue;
+            }
+
+            var dims = wv.Initializer!.Dims.ToArray();
+            var weight = graph.ReadFloats(wv.Initializer);
+            switch (node.OpType)
+            {
+                case "Gemm" when node.GetInt("transA", 0) == 0:
+                    var transB = node.GetInt("transB", 0) == 1;
+                    var (outputs, inputs) = transB ? ((int)dims[0], (int)dims[1]) : ((int)dims[1], (int)dims[0]);
+                    list.Add(new Candidate(node, x.Name, transB ? weight : Transposed(weight, inputs, outputs), outputs, inputs, WeightLayout.OutByIn, null, dims));
+                    break;
+                case "MatMul" when dims.Length == 2:
+                    list.Add(new Candidate(node, x.Name, Transposed(weight, (int)dims[0], (int)dims[1]), (int)dims[1], (int)dims[0], WeightLayout.OutByIn, null, dims));
+                    break;
+                case "Conv" when dims.Length == 4 && node.GetInt("group", 1) == 1 && node.GetString("auto_pad", "NOTSET") == "NOTSET":
+                    var pads = node.GetInts("pads") ?? [0, 0, 0, 0];
+                    var strides = node.GetInts("strides") ?? [1, 1];
+                    var dilations = node.GetInts("dilations") ?? [1, 1];
+                    var geometry = new ConvPatchGeometry
+                    {
+                        KernelHeight = (int)dims[2], KernelWidth = (int)dims[3], StrideHeight = (int)strides[0], StrideWidth = (int)strides[1],
+                        DilationHeight = (int)dilations[0], DilationWidth = (int)dilations[1],
+                        PadTop = (int)pads[0], PadLeft = (int)pads[1], PadBottom = (int)pads[2], PadRight = (int)pads[3],
+                    };
+                    list.Add(new Candidate(node, x.Name, weight, (int)dims[0], (int)(dims[1] * dims[2] * dims[3]), WeightLayout.OutByIn, geometry, dims));
+                    break;
+            }
+        }
+
+        return list;
+    }
+
+    private static float[] Transposed(float[] a, int rows, int cols)
+    {
+        var t = new float[a.Length];
+        MatrixOps.Transpose(a, rows, cols, t);
+        return t;
+    }
+
+    private static string Label(Node node) => string.IsNullOrEmpty(node.Name) ? node.OpType : node.Name;
+
+    // The model with each candidate's weight replaced by its approximation (in the node's own layout) and, when given, the
+    // bias delta added, edited through the graph layer.
+    private static byte[] Replaced(OnnxModel model, Dictionary<Node, (float[] W, double[]? Delta)> map)
+    {
+        var graph = ModelGraph.Import(model);
+        var byName = map.ToDictionary(kv => Label(kv.Key), kv => kv.Value);
+        foreach (var node in graph.Main.Nodes.ToList())
+        {
+            if (!byName.TryGetValue(Label(node), out var r))
+            {
+                continue;
+            }
+
+            var wv = node.Inputs[1]!;
+            var dims = wv.Initializer!.Dims.ToArray();
+            var transposed = node.OpType == "MatMul" || (node.OpType == "Gemm" && node.GetInt("transB", 0) == 0);
+            var values = transposed ? Transposed(r.W, (int)dims[1], (int)dims[0]) : r.W;
+            node.SetInput(1, graph.Main.AddInitializer(OnnxTensors.Create(wv.Name + "_lowrank", dims, values)));
+            if (r.Delta is not null)
+            {
+                var outputs = r.Delta.Length;
+                var bias = node.Inputs.Count > 2 && node.Inputs[2] is { IsConstant: true } bv ? graph.ReadFloats(bv.Initializer!) : new float[outputs];
+                var corrected = bias.Select((b, i) => (float)(b + r.Delta[i])).ToArray();
+                var biasValue = graph.Main.AddInitializer(OnnxTensors.Create(Label(node) + "_bias_corrected", [outputs], corrected));
+                if (node.Inputs.Count > 2)
+                {
+                    node.SetInput(2, biasValue);
+                }
+                else
+                {
+                    throw new InvalidOperationException($"{Label(node)} has no bias input to correct");
+                }
+            }
+        }
+
+        graph.CleanupAndSort();
+        return graph.Export().ToBytes();
+    }
+
+    private static double Accuracy(byte[] model, Validation.TensorData input, long[] labels)
+    {
+        using var session = new InferenceSession(model);
+        using var value = OrtValue.CreateTensorValueFromMemory((float[])input.Data, [.. input.Shape]);
+        using var results = session.Run(new RunOptions(), [session.InputNames[0]], [value], [session.OutputNames[0]]);
+        var logits = results[0].GetTensorDataAsSpan<float>();
+        var classes = logits.Length / labels.Length;
+        var correct = 0;
+        for (var i = 0; i < labels.Length; i++)
+        {
+            var row = logits.Slice(i * classes, classes);
+            var best = 0;
+            for (var c = 1; c < classes; c++)
+            {
+                if (row[c] > row[best])
+                {
+                    best = c;
+                }
+            }
+
+            correct += best == labels[i] ? 1 : 0;
+        }
+
+        return (double)correct / labels.Length;
+    }
+}
