@@ -20,6 +20,7 @@ internal static class DigitsWhitening
     {
         var folder = args.Length > 0 ? args[0] : Path.Combine(".cache", "digits");
         var ratio = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 0.25;
+        var whitening = new WhiteningOptions { RelativeRidge = args.Length > 2 ? double.Parse(args[2], CultureInfo.InvariantCulture) : 0 };
         if (!File.Exists(Path.Combine(folder, "mlp.onnx")))
         {
             Console.Error.WriteLine($"{folder}/mlp.onnx not found: run tools/train-digits/run.sh first.");
@@ -36,13 +37,13 @@ internal static class DigitsWhitening
 
         foreach (var model in new[] { "mlp", "cnn" })
         {
-            Measure(folder, model, ratio);
+            Measure(folder, model, ratio, whitening);
         }
 
         return 0;
     }
 
-    private static void Measure(string folder, string name, double ratio)
+    private static void Measure(string folder, string name, double ratio, WhiteningOptions whitening)
     {
         var model = OnnxModel.Load(Path.Combine(folder, name + ".onnx"));
         var graph = ModelGraph.Import(model);
@@ -53,7 +54,7 @@ internal static class DigitsWhitening
         var calibration = CalibrationCollector.Collect(model, requests, CalibrationInputs.Stream(Path.Combine(folder, name, "calibration")), options);
         var evaluation = CalibrationCollector.Collect(model, requests, CalibrationInputs.Stream(Path.Combine(folder, name, "evaluation")), options);
         Console.WriteLine();
-        Console.WriteLine($"{name}: statistics of {requests.Count} activations on both halves in {(DateTime.UtcNow - started).TotalSeconds:F1} s; rank = ceil({ratio}·min(out,in))");
+        Console.WriteLine($"{name}: statistics of {requests.Count} activations on both halves in {(DateTime.UtcNow - started).TotalSeconds:F1} s; rank = ceil({ratio}·min(out,in)); whitening ridge {whitening.RelativeRidge}·mean diag");
         Console.WriteLine("node                 shape       k  | rel. output error on evaluation half        | whitened predicted");
         Console.WriteLine("                                    | plain    whitened  plain+bc  white+bc  wc+bc  | (calibration)");
 
@@ -72,11 +73,11 @@ internal static class DigitsWhitening
             var (pl, pr) = TruncatedSvd.ComputeExact(w, c.Outputs, c.Inputs).BalancedFactors(k);
             var plain = new float[w.Length];
             MatrixOps.Gemm(pl, c.Outputs, k, pr, c.Inputs, plain);
-            var white = WhitenedSvd.Compute(w, c.Outputs, c.Inputs, WeightLayout.OutByIn, InputWhitening.FromGram(cal.Gram(), c.Inputs), k);
+            var white = WhitenedSvd.Compute(w, c.Outputs, c.Inputs, WeightLayout.OutByIn, InputWhitening.FromGram(cal.Gram(), c.Inputs, whitening), k);
             var whitened = white.Reconstruct(k);
 
             // Whitening with the centered Gram: with the bias re-fitted to the mean, the exact minimizer of the output error.
-            var centered = WhitenedSvd.Compute(w, c.Outputs, c.Inputs, WeightLayout.OutByIn, InputWhitening.FromGram(cal.CenteredGram(), c.Inputs), k).Reconstruct(k);
+            var centered = WhitenedSvd.Compute(w, c.Outputs, c.Inputs, WeightLayout.OutByIn, InputWhitening.FromGram(cal.CenteredGram(), c.Inputs, whitening), k).Reconstruct(k);
             var mean = cal.Mean();
             var plainDelta = BiasCorrection.Delta(w, plain, c.Outputs, c.Inputs, WeightLayout.OutByIn, mean);
             var whiteDelta = BiasCorrection.Delta(w, whitened, c.Outputs, c.Inputs, WeightLayout.OutByIn, mean);
@@ -85,7 +86,7 @@ internal static class DigitsWhitening
             var norm = Math.Sqrt(Quadratic(w, new float[w.Length], null, eval));
             double Rel(float[] approx, double[]? delta) => Math.Sqrt(Quadratic(w, approx, delta, eval)) / norm;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{Label(c.Node),-20} {c.Outputs + "×" + c.Inputs,-10} {k,3}  | {Rel(plain, null),-8:F4} {Rel(whitened, null),-9:F4} {Rel(plain, plainDelta),-9:F4} {Rel(whitened, whiteDelta),-9:F4} {Rel(centered, centeredDelta),-6:F4} | {white.PredictedRelativeOutputError(k):F4} ({white.Whitening.Method})"));
+                $"{Label(c.Node),-20} {c.Outputs + "×" + c.Inputs,-10} {k,3}  | {Rel(plain, null),-8:F4} {Rel(whitened, null),-9:F4} {Rel(plain, plainDelta),-9:F4} {Rel(whitened, whiteDelta),-9:F4} {Rel(centered, centeredDelta),-6:F4} | {white.PredictedRelativeOutputError(k):F4} ({white.Whitening.Method}, lifted {white.Whitening.LiftedDirections}) ‖Ŵ‖/‖W‖ plain {Norm(plain) / Norm(w):F2} whitened {Norm(whitened) / Norm(w):F2}"));
             replacements["plain"][c.Node] = (plain, null);
             replacements["whitened"][c.Node] = (whitened, null);
             replacements["plain+bc"][c.Node] = (plain, plainDelta);
@@ -102,7 +103,19 @@ internal static class DigitsWhitening
         }
 
         Console.WriteLine();
+        foreach (var c in candidates)
+        {
+            Console.Write($"  only {Label(c.Node)} replaced:");
+            foreach (var (method, map) in replacements)
+            {
+                Console.Write($" {method} {Accuracy(Replaced(model, new() { [c.Node] = map[c.Node] }), input, labels):P1}");
+            }
+
+            Console.WriteLine();
+        }
     }
+
+    private static double Norm(float[] a) => Math.Sqrt(a.Sum(v => (double)v * v));
 
     // Σ_t ‖(W − Ŵ)x_t − δ‖² from the statistics of x: tr(D G Dᵀ) − 2 δᵀ D Σx + N‖δ‖², D = W − Ŵ (out×in).
     private static double Quadratic(float[] w, float[] approx, double[]? delta, GramAccumulator stats)
