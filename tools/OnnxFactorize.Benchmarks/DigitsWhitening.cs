@@ -103,6 +103,16 @@ internal static class DigitsWhitening
         }
 
         Console.WriteLine();
+        if (candidates.All(c => c.Node.OpType == "Gemm"))
+        {
+            var calibrationInput = TensorFiles.Read(Path.Combine(folder, name, "calibration", "input.npy"));
+            foreach (var white in new[] { false, true })
+            {
+                var sequential = Sequential(model, candidates, calibration, calibrationInput, ratio, whitening, white);
+                Console.WriteLine($"  {(white ? "whitened" : "plain")} first factor + sequential least-squares last factor and bias (calibration half): {Accuracy(Replaced(model, sequential), input, labels):P1}");
+            }
+        }
+
         foreach (var c in candidates)
         {
             Console.Write($"  only {Label(c.Node)} replaced:");
@@ -113,6 +123,94 @@ internal static class DigitsWhitening
 
             Console.WriteLine();
         }
+    }
+
+    // Layer by layer in graph order: the first factor R (k×in) from the plain or whitened SVD, then the last factor and the
+    // bias refit by least squares so that B·[R x̃; 1] ≈ W x + b, where x̃ is the node's input in the model compressed so far
+    // and x its input in the original model (LeastSquaresFactor on streamed cross-Grams).
+    private static Dictionary<Node, (float[] W, double[]? Delta)> Sequential(OnnxModel model, List<Candidate> candidates,
+        IReadOnlyDictionary<string, ActivationStatistics> calibration, Validation.TensorData input, double ratio, WhiteningOptions whitening, bool white)
+    {
+        var done = new Dictionary<Node, (float[] W, double[]? Delta)>();
+        var original = Activations(model.ToBytes(), candidates.Select(c => c.Input), input);
+        foreach (var c in candidates)
+        {
+            var k = Math.Max(1, (int)Math.Ceiling(ratio * Math.Min(c.Outputs, c.Inputs) - 1e-9));
+            float[] right;
+            if (white)
+            {
+                var result = WhitenedSvd.Compute(c.Weight, c.Outputs, c.Inputs, WeightLayout.OutByIn, InputWhitening.FromGram(calibration[c.Input].Inputs.Gram(), c.Inputs, whitening), k);
+                right = result.Factors(k).Right;
+            }
+            else
+            {
+                right = TruncatedSvd.ComputeExact(c.Weight, c.Outputs, c.Inputs).BalancedFactors(k).Right;
+            }
+
+            var compressed = Activations(Replaced(model, done), [c.Input], input)[c.Input];
+            var x = original[c.Input];
+            var rows = x.Length / c.Inputs;
+            var bias = c.Node.Inputs.Count > 2 && c.Node.Inputs[2] is { IsConstant: true } bv ? bv.Graph.Model.ReadFloats(bv.Initializer!) : new float[c.Outputs];
+
+            // z = [R x̃; 1] (k+1), y = W x + b (out), one row per calibration sample.
+            var z = new float[rows * (k + 1)];
+            var y = new float[rows * c.Outputs];
+            var projected = new float[rows * k];
+            MatrixOps.Gemm(compressed, rows, c.Inputs, right, k, projected, transA: false, transB: true);
+            MatrixOps.Gemm(x, rows, c.Inputs, c.Weight, c.Outputs, y, transA: false, transB: true);
+            for (var t = 0; t < rows; t++)
+            {
+                projected.AsSpan(t * k, k).CopyTo(z.AsSpan(t * (k + 1), k));
+                z[t * (k + 1) + k] = 1;
+                for (var o = 0; o < c.Outputs; o++)
+                {
+                    y[t * c.Outputs + o] += bias[o];
+                }
+            }
+
+            var stats = new CrossGramAccumulator(k + 1, c.Outputs);
+            stats.AddRows(z, y);
+            var b = LeastSquaresFactor.Solve(stats.ZZ(), stats.ZY(), k + 1, c.Outputs, WeightLayout.OutByIn);
+            var left = new float[c.Outputs * k];
+            var delta = new double[c.Outputs];
+            for (var o = 0; o < c.Outputs; o++)
+            {
+                b.AsSpan(o * (k + 1), k).CopyTo(left.AsSpan(o * k, k));
+                delta[o] = b[o * (k + 1) + k] - bias[o];
+            }
+
+            var w = new float[c.Outputs * c.Inputs];
+            MatrixOps.Gemm(left, c.Outputs, k, right, c.Inputs, w);
+            done[c.Node] = (w, delta);
+        }
+
+        return done;
+    }
+
+    // The named activations of the model on one input, as flat float arrays (rows × last axis).
+    private static Dictionary<string, float[]> Activations(byte[] model, IEnumerable<string> names, Validation.TensorData input)
+    {
+        var graph = ModelGraph.Import(OnnxModel.Load(new MemoryStream(model)));
+        var list = names.Distinct().ToList();
+        foreach (var n in list)
+        {
+            if (graph.Main.Find(n) is { IsGraphInput: false } v)
+            {
+                graph.Main.AddOutput(v);
+            }
+        }
+
+        using var session = new InferenceSession(graph.Export().ToBytes());
+        using var value = OrtValue.CreateTensorValueFromMemory((float[])input.Data, [.. input.Shape]);
+        var outputs = list.Where(n => n != session.InputNames[0]).ToList();
+        using var results = session.Run(new RunOptions(), [session.InputNames[0]], [value], outputs);
+        var map = outputs.Select((n, i) => (n, results[i].GetTensorDataAsSpan<float>().ToArray())).ToDictionary(p => p.n, p => p.Item2);
+        if (list.Contains(session.InputNames[0]))
+        {
+            map[session.InputNames[0]] = (float[])input.Data;
+        }
+
+        return map;
     }
 
     private static double Norm(float[] a) => Math.Sqrt(a.Sum(v => (double)v * v));

@@ -29,9 +29,8 @@ public static class CalibrationCollector
             throw new OnnxFactorizeException($"{model.Name}: value '{duplicate.Key}' is requested more than once; request each activation once (a Conv request also gives its channel statistics).");
         }
 
-        var bytes = model.ToBytes();
         var cache = options.CacheDirectory is not null && inputsHash is not null ? new CalibrationCache(options.CacheDirectory) : null;
-        var modelHash = cache is null ? "" : Convert.ToHexStringLower(SHA256.HashData(bytes));
+        var modelHash = cache is null ? "" : Convert.ToHexStringLower(SHA256.HashData(model.ToBytes()));
         var result = new Dictionary<string, ActivationStatistics>(StringComparer.Ordinal);
         var missing = new List<ActivationRequest>();
         foreach (var request in requests)

@@ -219,4 +219,20 @@ public class WhitenedSvdTests
             Assert.True(Math.Abs(meanError) <= 1e-5 * (1 + scale), $"output {o}: mean error {meanError:E3}");
         }
     }
+
+    [Fact]
+    public void An_energy_policy_on_the_whitened_spectrum_bounds_the_relative_output_error()
+    {
+        const int Samples = 300;
+        var w = Matrices.Decaying(Out, In, 0.3, seed: 15);
+        var x = AnisotropicInputs(Samples, seed: 16);
+        var (whitening, _) = Whiten(x);
+        var result = WhitenedSvd.Compute(w, Out, In, WeightLayout.OutByIn, whitening, Math.Min(Out, In));
+
+        var choice = RankSelection.Choose(RankPolicy.Energy(0.99), result.Spectrum.S, result.Spectrum.FrobeniusNormSquared, Out, In);
+
+        var relative = OutputError(w, result.Reconstruct(choice.Rank), x, Samples) / OutputNorm(w, x, Samples);
+        Assert.True(relative <= Math.Sqrt(0.01) * 1.001, $"rank {choice.Rank}: relative output error {relative:G4} above sqrt(1 − 0.99)");
+        Assert.True(choice.Rank == 1 || result.PredictedRelativeOutputError(choice.Rank - 1) > Math.Sqrt(0.01), "the chosen rank is the smallest that keeps 99 % of the output energy");
+    }
 }
