@@ -203,8 +203,16 @@ internal static class DigitsWhitening
         using var session = new InferenceSession(graph.Export().ToBytes());
         using var value = OrtValue.CreateTensorValueFromMemory((float[])input.Data, [.. input.Shape]);
         var outputs = list.Where(n => n != session.InputNames[0]).ToList();
-        using var results = session.Run(new RunOptions(), [session.InputNames[0]], [value], outputs);
-        var map = outputs.Select((n, i) => (n, results[i].GetTensorDataAsSpan<float>().ToArray())).ToDictionary(p => p.n, p => p.Item2);
+        var map = new Dictionary<string, float[]>();
+        if (outputs.Count > 0)
+        {
+            using var results = session.Run(new RunOptions(), [session.InputNames[0]], [value], outputs);
+            for (var i = 0; i < outputs.Count; i++)
+            {
+                map[outputs[i]] = results[i].GetTensorDataAsSpan<float>().ToArray();
+            }
+        }
+
         if (list.Contains(session.InputNames[0]))
         {
             map[session.InputNames[0]] = (float[])input.Data;
