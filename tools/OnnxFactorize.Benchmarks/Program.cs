@@ -27,6 +27,11 @@ if (args.Length > 0 && args[0] == "budget-vs-aimet")
     return BudgetBench.VersusAimet(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "digits-whitening")
+{
+    return DigitsWhitening.Run(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "gemm")
 {
     return GemmProbe.Run(args[1..]);
