@@ -148,23 +148,6 @@ public sealed partial class OnnxGraph
         return value;
     }
 
-    /// <summary>Lists <paramref name="value"/> (defined in this scope) among the graph's outputs, with no declared type, so a
-    /// run can read it; does nothing when it is one already.</summary>
-    public void AddOutput(Value value)
-    {
-        ArgumentNullException.ThrowIfNull(value);
-        CheckVisible(value);
-        if (_outputs.Contains(value))
-        {
-            return;
-        }
-
-        value.IsGraphOutput = true;
-        _outputs.Add(value);
-        _outputInfos.Add(new ValueInfoProto { Name = value.Name });
-        MarkModified();
-    }
-
     /// <summary>Moves output <paramref name="fromIndex"/> of <paramref name="from"/> to output <paramref name="toIndex"/> of
     /// <paramref name="to"/>: the value keeps its name, consumers and graph-output role, so nothing downstream changes.
     /// <paramref name="from"/> is left with a fresh, unconsumed output that <see cref="ModelGraph.Cleanup"/> removes.</summary>
