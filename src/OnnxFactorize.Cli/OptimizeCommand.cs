@@ -80,13 +80,25 @@ internal static class OptimizeCommand
         output.Line(line);
         var report = output.WithValidationProgress("Validating in ONNX Runtime", progress => ModelValidator.Compare(modelPath, outputPath, validation, result.Decisions, progress, cancellationToken));
         cancellationToken.ThrowIfCancellationRequested();
+        if (plan is not null && plan.Factorized)
+        {
+            report = report with { HeldOut = plan.Check(report, heldOut: budget!.Inputs.Path is null) };
+        }
+
         return ReportWriter.Finish(report, reportPath, htmlPath, output, plan);
     }
 
-    /// <summary>With a budget, validation checks the same limit on its own inputs unless a threshold for it was given.</summary>
+    /// <summary>With a budget, validation checks the same limit on held-out inputs (a different seed, at least as many
+    /// samples as calibration) unless a threshold for it was given.</summary>
     private static ValidationOptions WithBudgetThreshold(ValidationOptions validation, BudgetOptions? budget)
     {
-        if (budget?.MaxError is not { } maxError || validation.Thresholds.MaxRelL2Error is not null)
+        if (budget is null)
+        {
+            return validation;
+        }
+
+        validation = validation with { Inputs = validation.Inputs.HeldOutFrom(budget.Inputs) };
+        if (budget.MaxError is not { } maxError || validation.Thresholds.MaxRelL2Error is not null)
         {
             return validation;
         }

@@ -28,8 +28,9 @@ internal static class ReportWriter
             output.Line($"HTML report: {htmlPath}");
         }
 
-        var verdict = result.Passed
-            ? $"validation passed ({result.SampleCount} sample(s), {result.Outputs.Count} output(s))"
+        var verdict = !result.Checked ? $"validation: no thresholds set, nothing was checked ({result.SampleCount} sample(s), {result.Outputs.Count} output(s))"
+            : result.Passed
+            ? $"validation passed ({result.SampleCount} sample(s), {result.Outputs.Count} output(s); {result.Thresholds.Describe()})"
             : $"validation FAILED: {string.Join("; ", result.Failures.Select(f => f.Message))}";
         if (output.Quiet)
         {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace OnnxFactorize.Validation;
 
@@ -57,6 +58,24 @@ public sealed record LatencyResult
     /// <summary>Median over pairs of original/optimized time (&gt; 1 means the optimized model is faster).</summary>
     public required double Speedup { get; init; }
 
+    /// <summary>Lower end of the 95 % confidence interval of <see cref="Speedup"/> (distribution-free, from order statistics of the pair ratios).</summary>
+    public double SpeedupLow { get; init; } = double.NaN;
+
+    /// <summary>Upper end of the 95 % confidence interval of <see cref="Speedup"/>.</summary>
+    public double SpeedupHigh { get; init; } = double.NaN;
+
+    /// <summary>Whether the interval excludes 1, i.e. the models' latencies differ beyond run-to-run noise.</summary>
+    public bool Significant => SpeedupLow > 1 || SpeedupHigh < 1;
+
+    /// <summary>One line: "1.42x faster (95 % CI 1.31–1.50)", "0.80x (slower; 95 % CI …)" or "no significant difference (… CI contains 1)".</summary>
+    public string Describe()
+    {
+        var ci = string.Create(CultureInfo.InvariantCulture, $"95 % CI {SpeedupLow:0.00}–{SpeedupHigh:0.00}x over {Runs} interleaved pairs");
+        return !Significant ? $"no significant difference (median ratio {Speedup.ToString("0.00", CultureInfo.InvariantCulture)}x, {ci} contains 1)"
+            : Speedup >= 1 ? $"{Speedup.ToString("0.00", CultureInfo.InvariantCulture)}x faster ({ci})"
+            : $"{(1 / Speedup).ToString("0.00", CultureInfo.InvariantCulture)}x slower (speedup {Speedup.ToString("0.00", CultureInfo.InvariantCulture)}x, {ci})";
+    }
+
     /// <summary>Timed runs per model.</summary>
     public required int Runs { get; init; }
 
@@ -99,11 +118,15 @@ public static class LatencyBenchmark
         }
 
         progress?.Report(new ValidationProgress("latency", options.Runs, options.Runs));
+        var ratios = a.Zip(b, (x, y) => x / Math.Max(y, 1e-9)).ToArray();
+        var (low, high) = MedianInterval(ratios);
         return new LatencyResult
         {
             Original = Summarize(a),
             Optimized = Summarize(b),
-            Speedup = Median(a.Zip(b, (x, y) => x / Math.Max(y, 1e-9)).ToArray()),
+            Speedup = Median(ratios),
+            SpeedupLow = low,
+            SpeedupHigh = high,
             Runs = options.Runs,
             WarmupRuns = options.WarmupRuns,
             IntraOpThreads = options.IntraOpThreads,
@@ -117,6 +140,45 @@ public static class LatencyBenchmark
         ArgumentNullException.ThrowIfNull(samplesMs);
         var sorted = samplesMs.Order().ToArray();
         return new LatencyStats(Median(sorted), Percentile(sorted, 0.9), sorted[0]);
+    }
+
+    /// <summary>Distribution-free 95 % confidence interval of the median: order statistics x₍k₎ and x₍n+1−k₎ with the largest
+    /// k such that P(Binomial(n, ½) &lt; k) ≤ 0.025 (the sign-test interval); the whole range when n is below 6.</summary>
+    public static (double Low, double High) MedianInterval(IReadOnlyList<double> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var s = values.Order().ToArray();
+        var n = s.Length;
+        if (n == 0)
+        {
+            return (double.NaN, double.NaN);
+        }
+
+        if (n > 500)
+        {
+            // Normal approximation of the binomial; 0.5ⁿ would underflow.
+            var kn = Math.Max(1, (int)Math.Floor((n - (1.96 * Math.Sqrt(n))) / 2));
+            return (s[kn - 1], s[n - kn]);
+        }
+
+        // Cumulative binomial(n, 1/2) probabilities, exact in doubles for the run counts used here.
+        var k = 0;
+        var cumulative = 0.0;
+        var term = Math.Pow(0.5, n);
+        for (var j = 0; j < n; j++)
+        {
+            cumulative += term;
+            if (cumulative > 0.025)
+            {
+                break;
+            }
+
+            k = j + 1;
+            term *= (double)(n - j) / (j + 1);
+        }
+
+        k = Math.Max(k, 1);
+        return (s[k - 1], s[n - k]);
     }
 
     /// <summary>Median (mean of the two middle values for an even count).</summary>
