@@ -64,13 +64,22 @@ public sealed record LatencyResult
     /// <summary>Upper end of the 95 % confidence interval of <see cref="Speedup"/>.</summary>
     public double SpeedupHigh { get; init; } = double.NaN;
 
-    /// <summary>Whether the interval excludes 1, i.e. the models' latencies differ beyond run-to-run noise.</summary>
-    public bool Significant => SpeedupLow > 1 || SpeedupHigh < 1;
+    /// <summary>Fewest timed runs for which the sign-test interval reaches 95 % coverage (1 − 2·0.5⁶ ≈ 0.97).</summary>
+    public const int MinRunsForInterval = 6;
+
+    /// <summary>Whether the interval excludes 1, i.e. the models' latencies differ beyond run-to-run noise (never with fewer
+    /// than <see cref="MinRunsForInterval"/> runs).</summary>
+    public bool Significant => Runs >= MinRunsForInterval && (SpeedupLow > 1 || SpeedupHigh < 1);
 
     /// <summary>One line: "1.42x faster (95 % CI 1.31–1.50)", "0.80x (slower; 95 % CI …)" or "no significant difference (… CI contains 1)".</summary>
     public string Describe()
     {
         var ci = string.Create(CultureInfo.InvariantCulture, $"95 % CI {SpeedupLow:0.00}–{SpeedupHigh:0.00}x over {Runs} interleaved pairs");
+        if (Runs < MinRunsForInterval)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"not measured reliably (median ratio {Speedup:0.00}x over {Runs} interleaved pair(s); a 95 % interval needs --runs {MinRunsForInterval} or more)");
+        }
+
         return !Significant ? $"no significant difference (median ratio {Speedup.ToString("0.00", CultureInfo.InvariantCulture)}x, {ci} contains 1)"
             : Speedup >= 1 ? $"{Speedup.ToString("0.00", CultureInfo.InvariantCulture)}x faster ({ci})"
             : $"{(1 / Speedup).ToString("0.00", CultureInfo.InvariantCulture)}x slower (speedup {Speedup.ToString("0.00", CultureInfo.InvariantCulture)}x, {ci})";

@@ -101,6 +101,9 @@ public class TrustedValidationTests
         Assert.StartsWith("no significant difference", noise.Describe(), StringComparison.Ordinal);
         Assert.True(faster.Significant);
         Assert.StartsWith("1.40x faster", faster.Describe(), StringComparison.Ordinal);
+        var few = faster with { Runs = 5 };
+        Assert.False(few.Significant);
+        Assert.StartsWith("not measured reliably", few.Describe(), StringComparison.Ordinal);
     }
 
     [Fact]
