@@ -103,6 +103,21 @@ public sealed class ValidationTrustTests : IDisposable
         Assert.Equal(doc.RootElement.GetProperty("planning").GetProperty("finalError").GetDouble(), check.GetProperty("planned").GetDouble());
     }
 
+    [Fact]
+    public void A_budget_caches_in_the_users_cache_folder_not_in_the_working_folder()
+    {
+        var work = _dir.File("work");
+        var xdg = _dir.File("xdg");
+        Directory.CreateDirectory(work);
+
+        var run = CliProcess.RunExecutable("dotnet", [CliProcess.ToolDll, "optimize", CliProcess.TestModel("mlp_gemm.onnx"), "-o", "out.onnx", "--max-error", "0.05", "--dim", "batch=1", "-q"],
+            workingDirectory: work, environment: new Dictionary<string, string> { ["XDG_CACHE_HOME"] = xdg });
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal(["out.onnx"], Directory.GetFileSystemEntries(work).Select(Path.GetFileName));
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(xdg, "onnx-factorize"), "*", SearchOption.AllDirectories));
+    }
+
     // y = x + float(sample_rate): an audio-style model with an int64 scalar input.
     private string IntInputModel()
     {
