@@ -14,8 +14,9 @@ internal static class ReportWriter
         }
 
         ListFiles(jsonPath, htmlPath, output);
-        var verdict = result.Passed
-            ? $"validation passed ({result.SampleCount} sample(s), {result.Outputs.Count} output(s))"
+        var verdict = !result.Checked ? $"validation: no thresholds set, nothing was checked ({result.SampleCount} sample(s), {result.Outputs.Count} output(s))"
+            : result.Passed
+            ? $"validation passed ({result.SampleCount} sample(s), {result.Outputs.Count} output(s); {result.Thresholds.Describe()})"
             : $"validation FAILED: {string.Join("; ", result.Failures.Select(f => f.Message))}";
         if (output.Quiet)
         {

@@ -38,18 +38,25 @@ public sealed record OptimizeRequest
     /// <summary>Where the HTML report is written (needs <see cref="Validation"/>); null for none.</summary>
     public string? HtmlReportPath { get; init; }
 
-    /// <summary>The validation options actually used: the given ones, with the budget's limit as the relative-L2 threshold
-    /// when the budget is a relative-L2 error and no such threshold was given.</summary>
+    /// <summary>The validation options actually used: with a budget, validation runs on held-out samples (a different seed,
+    /// at least as many as calibration) and checks the budget's limit as the relative-L2 threshold when the budget is a
+    /// relative-L2 error and no such threshold was given.</summary>
     public ValidationOptions? EffectiveValidation
     {
         get
         {
-            if (Validation is null || Budget?.MaxError is not { } maxError || Validation.Thresholds.MaxRelL2Error is not null)
+            if (Validation is not { } validation || Budget is not { } budget)
             {
                 return Validation;
             }
 
-            return Validation with { Thresholds = Validation.Thresholds with { MaxRelL2Error = maxError } };
+            validation = validation with { Inputs = validation.Inputs.HeldOutFrom(budget.Inputs) };
+            if (budget.MaxError is not { } maxError || validation.Thresholds.MaxRelL2Error is not null)
+            {
+                return validation;
+            }
+
+            return validation with { Thresholds = validation.Thresholds with { MaxRelL2Error = maxError } };
         }
     }
 

@@ -60,6 +60,11 @@ public static class Optimizer
             progress.PhaseStarted?.Invoke("Validating in ONNX Runtime");
             validated = ModelValidator.Compare(request.ModelPath, request.OutputPath!, validation, result.Decisions, progress.Validation, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
+            if (plan is { Factorized: true })
+            {
+                // A budget result is re-measured on the validation samples (held out unless the user's own inputs serve both).
+                validated = validated with { HeldOut = plan.Check(validated, heldOut: request.Budget!.Inputs.Path is null) };
+            }
         }
 
         var report = new OptimizeReport

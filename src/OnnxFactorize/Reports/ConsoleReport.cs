@@ -37,7 +37,7 @@ public static class ConsoleReport
             console.Write(nodes);
         }
 
-        var outputs = new Table().Title($"Accuracy ({result.SampleCount} sample(s))").AddColumns("Output", "Max abs", "Mean abs", "Rel. L2", "Cosine", "Top-1 agree", "Accuracy drop", "Non-finite");
+        var outputs = new Table().Title(Markup.Escape($"Accuracy ({result.SampleCount} sample(s){(result.InputsDescription.Length > 0 ? ": " + result.InputsDescription : "")})")).AddColumns("Output", "Max abs", "Mean abs", "Rel. L2", "Cosine", "Top-1 agree", "Accuracy drop", "Non-finite");
         foreach (var o in result.Outputs)
         {
             var c = o.Classification;
@@ -60,10 +60,24 @@ public static class ConsoleReport
             latency.AddRow("Original", Ms(l.Original.MedianMs), Ms(l.Original.P90Ms), Ms(l.Original.MinMs));
             latency.AddRow("Optimized", Ms(l.Optimized.MedianMs), Ms(l.Optimized.P90Ms), Ms(l.Optimized.MinMs));
             console.Write(latency);
-            console.MarkupLine($"Speedup: [bold]{l.Speedup.ToString("0.00", CultureInfo.InvariantCulture)}x[/]");
+            console.MarkupLine($"Speedup: [bold]{Markup.Escape(l.Describe())}[/]");
         }
 
-        if (result.Passed)
+        if (result.HeldOut is { } heldOut)
+        {
+            console.MarkupLine((heldOut.Margin >= 0 ? "" : "[red]") + Markup.Escape(heldOut.Describe()) + (heldOut.Margin >= 0 ? "" : "[/]"));
+        }
+
+        if (result.Checked)
+        {
+            console.MarkupLine($"Thresholds: {Markup.Escape(result.Thresholds.Describe())}");
+        }
+
+        if (!result.Checked)
+        {
+            console.MarkupLine("[yellow]NOT CHECKED[/]: no thresholds set: nothing was checked.");
+        }
+        else if (result.Passed)
         {
             console.MarkupLine("[green]PASS[/]: every threshold held.");
         }

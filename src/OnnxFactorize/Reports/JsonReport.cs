@@ -64,6 +64,7 @@ public static class JsonReport
         if (validation is null)
         {
             w.WriteNull("passed");
+            w.WriteNull("verdict");
             w.WriteStartObject("model");
             w.WriteString("originalPath", summary?.ModelPath ?? "");
             if (summary?.OutputPath is { } output)
@@ -87,8 +88,10 @@ public static class JsonReport
         }
 
         var result = validation;
-        w.WriteBoolean("passed", result.Passed);
+        w.WriteBoolean("passed", result.Passed && result.Checked);
+        w.WriteString("verdict", result.Verdict);
         w.WriteNumber("sampleCount", result.SampleCount);
+        w.WriteString("inputs", result.InputsDescription);
 
         w.WriteStartObject("model");
         w.WriteString("originalPath", result.Original.Path);
@@ -121,6 +124,9 @@ public static class JsonReport
             w.WriteNumber("originalMinMs", l.Original.MinMs);
             w.WriteNumber("optimizedMinMs", l.Optimized.MinMs);
             w.WriteNumber("speedup", l.Speedup);
+            Number(w, "speedupCiLow", l.SpeedupLow);
+            Number(w, "speedupCiHigh", l.SpeedupHigh);
+            w.WriteBoolean("speedupSignificant", l.Significant);
             w.WriteNumber("runs", l.Runs);
             w.WriteNumber("warmupRuns", l.WarmupRuns);
             w.WriteNumber("intraOpThreads", l.IntraOpThreads);
@@ -141,6 +147,13 @@ public static class JsonReport
         Number(w, "maxAccuracyDrop", t.MaxAccuracyDrop);
         Number(w, "minSpeedup", t.MinSpeedup);
         w.WriteEndObject();
+        w.WriteStartObject("thresholdSources");
+        foreach (var (name, _, isDefault) in t.Set())
+        {
+            w.WriteString(name, isDefault ? "default" : "explicit");
+        }
+
+        w.WriteEndObject();
 
         w.WriteStartArray("failures");
         foreach (var f in result.Failures)
@@ -158,6 +171,27 @@ public static class JsonReport
 
         w.WriteEndArray();
         WritePlan(w, plan);
+        WriteHeldOut(w, result.HeldOut);
+        w.WriteEndObject();
+    }
+
+    private static void WriteHeldOut(Utf8JsonWriter w, HeldOutCheck? c)
+    {
+        if (c is null)
+        {
+            w.WriteNull("budgetCheck");
+            return;
+        }
+
+        w.WriteStartObject("budgetCheck");
+        w.WriteString("metric", c.Metric);
+        Number(w, "allowance", c.Allowance);
+        Number(w, "planned", c.Planned);
+        w.WriteNumber("calibrationSamples", c.CalibrationSamples);
+        Number(w, "measured", c.Measured);
+        w.WriteNumber("samples", c.Samples);
+        w.WriteBoolean("heldOut", c.HeldOut);
+        Number(w, "margin", c.Margin);
         w.WriteEndObject();
     }
 

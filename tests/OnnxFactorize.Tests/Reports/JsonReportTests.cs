@@ -44,9 +44,27 @@ public class JsonReportTests
 
         Assert.Equal(0.01, root.GetProperty("thresholds").GetProperty("maxRelL2Error").GetDouble());
         Assert.Equal(JsonValueKind.Null, root.GetProperty("thresholds").GetProperty("minCosine").ValueKind);
+        Assert.Equal("explicit", root.GetProperty("thresholdSources").GetProperty("maxRelL2Error").GetString());
+        Assert.Equal("fail", root.GetProperty("verdict").GetString());
+        Assert.Equal(1.8, latency.GetProperty("speedupCiLow").GetDouble());
+        Assert.True(latency.GetProperty("speedupSignificant").GetBoolean());
         var failure = root.GetProperty("failures")[0];
         Assert.Equal("logits", failure.GetProperty("output").GetString());
         Assert.Equal(0.011, failure.GetProperty("excess").GetDouble(), 9);
+    }
+
+    [Fact]
+    public void Unchecked_results_are_not_passed_and_defaults_are_marked()
+    {
+        var none = SampleResults.Failed() with { Thresholds = new(), Failures = [] };
+        using var a = JsonDocument.Parse(JsonReport.Serialize(none));
+        Assert.False(a.RootElement.GetProperty("passed").GetBoolean());
+        Assert.Equal("unchecked", a.RootElement.GetProperty("verdict").GetString());
+
+        var defaults = none with { Thresholds = new OnnxFactorize.Validation.ValidationThresholds().WithDefaults() };
+        using var b = JsonDocument.Parse(JsonReport.Serialize(defaults));
+        Assert.True(b.RootElement.GetProperty("passed").GetBoolean());
+        Assert.Equal("default", b.RootElement.GetProperty("thresholdSources").GetProperty("minCosine").GetString());
     }
 
     [Fact]
