@@ -29,7 +29,7 @@ internal static class CompareCommand
         var (json, html) = (parsed.GetValue(o.Report), parsed.GetValue(o.Html));
         FilePaths.RefuseOverlaps([("reference model", a), ("candidate model", b)],
             [.. (json is null ? [] : new[] { ("JSON report", json) }), .. (html is null ? [] : new[] { ("HTML report", html) })]);
-        var result = output.WithValidationProgress("Validating in ONNX Runtime", progress => ModelValidator.Compare(a, b, options, null, progress, cancellationToken));
+        var result = output.WithValidationProgress("Validating in ONNX Runtime", progress => ModelValidator.Compare(a, b, options, progress, cancellationToken));
         cancellationToken.ThrowIfCancellationRequested();
         if (json is not null)
         {

@@ -1,3 +1,4 @@
+using OnnxFactorize.Passes;
 using OnnxFactorize.Reports;
 using OnnxFactorize.Validation;
 
@@ -6,11 +7,11 @@ namespace OnnxFactorize.Cli;
 /// <summary>Shows a validation result, names the report files written and maps pass/fail to the exit code.</summary>
 internal static class ReportWriter
 {
-    public static int Finish(ValidationResult result, string? jsonPath, string? htmlPath, CliOutput output)
+    public static int Finish(ValidationResult result, string? jsonPath, string? htmlPath, CliOutput output, IReadOnlyList<FactorizationDecision>? decisions = null)
     {
         if (!output.Quiet)
         {
-            ConsoleReport.Render(result, output.Console);
+            ConsoleReport.Render(result, output.Console, decisions);
         }
 
         ListFiles(jsonPath, htmlPath, output);

@@ -58,7 +58,7 @@ public static class Optimizer
         if (validation is not null)
         {
             progress.PhaseStarted?.Invoke("Validating in ONNX Runtime");
-            validated = ModelValidator.Compare(request.ModelPath, request.OutputPath!, validation, result.Decisions, progress.Validation, cancellationToken);
+            validated = ModelValidator.Compare(request.ModelPath, request.OutputPath!, validation, progress.Validation, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
             if (plan is { Factorized: true })
             {
@@ -110,7 +110,7 @@ public static class Optimizer
         if (htmlPath is not null && report.Validation is { } validation)
         {
             FilePaths.EnsureFolder(htmlPath);
-            HtmlReport.WriteFile(validation, htmlPath, report.Plan);
+            HtmlReport.WriteFile(validation, htmlPath, report.Plan, report.Factorization.Decisions);
         }
     }
 

@@ -9,7 +9,7 @@ namespace OnnxFactorize.Reports;
 public static class ConsoleReport
 {
     /// <summary>Writes the summary, node, output and latency tables and the pass/fail verdict to <paramref name="console"/>.</summary>
-    public static void Render(ValidationResult result, IAnsiConsole console)
+    public static void Render(ValidationResult result, IAnsiConsole console, IReadOnlyList<FactorizationDecision>? decisions = null)
     {
         ArgumentNullException.ThrowIfNull(result);
         ArgumentNullException.ThrowIfNull(console);
@@ -19,10 +19,11 @@ public static class ConsoleReport
         summary.AddRow("File bytes", Count(result.Original.FileBytes), Count(result.Optimized.FileBytes), Ratio(result.Optimized.FileBytes, result.Original.FileBytes));
         console.Write(summary);
 
-        if (result.Decisions.Count > 0)
+        decisions ??= [];
+        if (decisions.Count > 0)
         {
             var nodes = new Table().Title("Nodes").AddColumns("Node", "Op", "Method", "Rank", "Params", "Weight rel. error", "Status");
-            foreach (var d in result.Decisions)
+            foreach (var d in decisions)
             {
                 nodes.AddRow(
                     Markup.Escape(d.NodeName),

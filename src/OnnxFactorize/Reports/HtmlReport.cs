@@ -24,10 +24,11 @@ public static class HtmlReport
         """;
 
     /// <summary>The report as an HTML string; with a budget <paramref name="plan"/>, a section lists each node's measured
-    /// ladder, the rank chosen and why.</summary>
-    public static string Render(ValidationResult result, BudgetPlan? plan = null)
+    /// ladder, the rank chosen and why; <paramref name="decisions"/> fill the node table and spectra.</summary>
+    public static string Render(ValidationResult result, BudgetPlan? plan = null, IReadOnlyList<FactorizationDecision>? decisions = null)
     {
         ArgumentNullException.ThrowIfNull(result);
+        decisions ??= [];
         var h = new StringBuilder();
         h.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>OnnxFactorize validation report</title><style>")
             .Append(Css).Append("</style></head><body>\n<h1>OnnxFactorize validation report</h1>\n");
@@ -45,16 +46,16 @@ public static class HtmlReport
         AccuracyChart(h, result);
         LatencyChart(h, result);
         h.Append("</div></section>\n");
-        Nodes(h, result);
+        Nodes(h, decisions);
         Plan(h, plan);
-        Spectra(h, result);
+        Spectra(h, decisions);
         h.Append("</body></html>\n");
         return h.ToString();
     }
 
     /// <summary>Writes the report to a file.</summary>
-    public static void WriteFile(ValidationResult result, string path, BudgetPlan? plan = null) =>
-        File.WriteAllText(path, Render(result, plan), new UTF8Encoding(false));
+    public static void WriteFile(ValidationResult result, string path, BudgetPlan? plan = null, IReadOnlyList<FactorizationDecision>? decisions = null) =>
+        File.WriteAllText(path, Render(result, plan, decisions), new UTF8Encoding(false));
 
     private static void Plan(StringBuilder h, BudgetPlan? plan)
     {
@@ -148,17 +149,17 @@ public static class HtmlReport
         h.Append("</tbody></table></section>\n");
     }
 
-    private static void Nodes(StringBuilder h, ValidationResult r)
+    private static void Nodes(StringBuilder h, IReadOnlyList<FactorizationDecision> decisions)
     {
         h.Append("<section id=\"nodes\"><h2>Nodes</h2>");
-        if (r.Decisions.Count == 0)
+        if (decisions.Count == 0)
         {
             h.Append("<p>No factorization decisions recorded.</p></section>\n");
             return;
         }
 
         h.Append("<table><thead><tr><th>Node</th><th>Op</th><th>Method</th><th>Rank</th><th>Params before</th><th>Params after</th><th>FLOPs before</th><th>FLOPs after</th><th>Weight rel. error</th><th>Status</th><th>Reason</th></tr></thead><tbody>");
-        foreach (var d in r.Decisions)
+        foreach (var d in decisions)
         {
             var status = d.Status == DecisionStatus.Factorized ? "factorized" : "skipped";
             h.Append(CultureInfo.InvariantCulture, $"<tr class=\"{status}\"><td>{E(d.NodeName)}</td><td>{E(d.OpType)}</td><td>{E(d.Method)}</td><td>{d.Rank}</td><td>{N(d.ParamsBefore)}</td><td>{N(d.ParamsAfter)}</td><td>{N(d.FlopsBefore)}</td><td>{N(d.FlopsAfter)}</td><td>{G(d.WeightRelError)}</td><td>{status}</td><td>{E(d.Reason)}</td></tr>");
@@ -168,11 +169,11 @@ public static class HtmlReport
     }
 
     // Singular values on a log scale, normalized to σ₁, with the chosen rank marked (Eckart–Young: the tail beyond it is the error).
-    private static void Spectra(StringBuilder h, ValidationResult r)
+    private static void Spectra(StringBuilder h, IReadOnlyList<FactorizationDecision> decisions)
     {
         h.Append("<section id=\"spectra\"><h2>Singular-value spectra</h2><div class=\"spectra\">");
         const double W = 320, H = 180, L = 40, B = 25, T = 10, R = 10;
-        foreach (var d in r.Decisions.Where(d => d.Status == DecisionStatus.Factorized && d.SingularValues.Count > 0))
+        foreach (var d in decisions.Where(d => d.Status == DecisionStatus.Factorized && d.SingularValues.Count > 0))
         {
             var s = d.SingularValues;
             var top = s.Max();

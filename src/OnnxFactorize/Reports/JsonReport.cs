@@ -38,7 +38,7 @@ public static class JsonReport
     public static void Write(ValidationResult result, Stream stream, BudgetPlan? plan = null)
     {
         ArgumentNullException.ThrowIfNull(result);
-        Write(stream, null, result.Decisions, result, plan);
+        Write(stream, null, [], result, plan);
     }
 
     /// <summary>Writes the report of one optimization, with or without a validation: <paramref name="summary"/> (null for

@@ -1,7 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 using OnnxFactorize.Onnx;
 using OnnxFactorize.Onnx.Proto;
-using OnnxFactorize.Passes;
 
 namespace OnnxFactorize.Validation;
 
@@ -9,7 +8,7 @@ namespace OnnxFactorize.Validation;
 public static class ModelValidator
 {
     /// <summary>Compares <paramref name="optimizedPath"/> against <paramref name="originalPath"/> on the configured inputs and checks the thresholds.</summary>
-    public static ValidationResult Compare(string originalPath, string optimizedPath, ValidationOptions options, IReadOnlyList<FactorizationDecision>? decisions = null,
+    public static ValidationResult Compare(string originalPath, string optimizedPath, ValidationOptions options,
         IProgress<ValidationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(originalPath);
@@ -65,7 +64,6 @@ public static class ModelValidator
             InputsDescription = options.Inputs.Describe(),
             Outputs = outputs,
             Latency = latency,
-            Decisions = decisions ?? [],
             Thresholds = thresholds,
             Failures = thresholds.Evaluate(outputs, latency),
         };

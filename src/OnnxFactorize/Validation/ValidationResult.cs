@@ -1,4 +1,3 @@
-using OnnxFactorize.Passes;
 
 namespace OnnxFactorize.Validation;
 
@@ -36,8 +35,6 @@ public sealed record ValidationResult
     /// <summary>Latency, or null when not measured (golden mode or latency disabled).</summary>
     public LatencyResult? Latency { get; init; }
 
-    /// <summary>What the passes decided per node (may be empty).</summary>
-    public IReadOnlyList<FactorizationDecision> Decisions { get; init; } = [];
 
     /// <summary>The thresholds that were checked.</summary>
     public ValidationThresholds Thresholds { get; init; } = new();

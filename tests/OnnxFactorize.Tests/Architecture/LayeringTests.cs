@@ -14,7 +14,7 @@ public class LayeringTests
         ["OnnxFactorize.Decomposition"],
         ["OnnxFactorize.Passes"],
         ["OnnxFactorize.Validation"],
-        ["OnnxFactorize.Planning", "OnnxFactorize.Analysis"],
+        ["OnnxFactorize.Planning", "OnnxFactorize.Analysis", "OnnxFactorize.Calibration"],
         ["OnnxFactorize.Reports"],
         ["OnnxFactorize.Optimization"],
     ];

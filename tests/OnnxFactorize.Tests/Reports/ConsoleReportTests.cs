@@ -12,7 +12,7 @@ public class ConsoleReportTests
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Out = new AnsiConsoleOutput(writer) });
         console.Profile.Width = 200;
 
-        ConsoleReport.Render(SampleResults.Failed(), console);
+        ConsoleReport.Render(SampleResults.Failed(), console, SampleResults.Decisions);
         var text = writer.ToString();
 
         Assert.Contains("Parameters", text, StringComparison.Ordinal);

@@ -35,7 +35,7 @@ public sealed class HtmlReportTests : IDisposable
     [Fact]
     public void Html_is_self_contained_and_escapes_names()
     {
-        var html = HtmlReport.Render(SampleResults.Failed());
+        var html = HtmlReport.Render(SampleResults.Failed(), decisions: SampleResults.Decisions);
 
         Assert.DoesNotContain("<script", html, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("http://", html.Replace("http://www.w3.org/2000/svg", "", StringComparison.Ordinal), StringComparison.Ordinal);
@@ -50,7 +50,7 @@ public sealed class HtmlReportTests : IDisposable
         var chromium = FindChromium();
         Assert.True(chromium is not null, "chromium not found on PATH; install it with: apt-get install -y chromium (CI must have it; this test never skips).");
         var page = _dir.File("report.html");
-        HtmlReport.WriteFile(SampleResults.Failed(), page);
+        HtmlReport.WriteFile(SampleResults.Failed(), page, decisions: SampleResults.Decisions);
 
         var (code, dom, err) = RunChromium(chromium!, "--dump-dom", page);
         Assert.True(code == 0, $"chromium exited {code}: {err}");
