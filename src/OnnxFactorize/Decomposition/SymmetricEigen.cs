@@ -34,7 +34,24 @@ internal static class SymmetricEigen
         return (values, vectors);
     }
 
-    private static void Tred2(double[] w, int n, double[] d, double[] e, CancellationToken cancellationToken)
+    /// <summary>Eigenvalues alone of the symmetric n×n matrix a (row-major, only read), in descending order: the same
+    /// reduction without accumulating the transformations or rotating eigenvectors (about 4n³/3 flops instead of 9n³).</summary>
+    public static double[] Values(ReadOnlySpan<double> a, int n, CancellationToken cancellationToken)
+    {
+        var w = a[..(n * n)].ToArray();
+        var d = new double[n];
+        var e = new double[n];
+        if (n > 0)
+        {
+            Tred2(w, n, d, e, cancellationToken, vectors: false);
+            Tql2(w, n, d, e, cancellationToken, vectors: false);
+        }
+
+        Array.Sort(d, (x, y) => y.CompareTo(x));
+        return d;
+    }
+
+    private static void Tred2(double[] w, int n, double[] d, double[] e, CancellationToken cancellationToken, bool vectors = true)
     {
         for (var j = 0; j < n; j++)
         {
@@ -127,6 +144,18 @@ internal static class SymmetricEigen
             d[i] = h;
         }
 
+        if (!vectors)
+        {
+            // The reduction leaves the tridiagonal's diagonal on the diagonal of w (the accumulation below saves it there).
+            for (var j = 0; j < n; j++)
+            {
+                d[j] = w[j * n + j];
+            }
+
+            e[0] = 0.0;
+            return;
+        }
+
         // Accumulate the transformations.
         for (var i = 0; i < n - 1; i++)
         {
@@ -169,7 +198,7 @@ internal static class SymmetricEigen
         e[0] = 0.0;
     }
 
-    private static void Tql2(double[] w, int n, double[] d, double[] e, CancellationToken cancellationToken)
+    private static void Tql2(double[] w, int n, double[] d, double[] e, CancellationToken cancellationToken, bool vectors = true)
     {
         for (var i = 1; i < n; i++)
         {
@@ -243,7 +272,10 @@ internal static class SymmetricEigen
                         c = p / r;
                         p = c * d[i] - s * g;
                         d[i + 1] = h + s * (c * g + s * d[i]);
-                        Rotate(w.AsSpan(i * n, n), w.AsSpan((i + 1) * n, n), c, s);
+                        if (vectors)
+                        {
+                            Rotate(w.AsSpan(i * n, n), w.AsSpan((i + 1) * n, n), c, s);
+                        }
                     }
 
                     p = -s * s2 * c3 * el1 * e[l] / dl1;
