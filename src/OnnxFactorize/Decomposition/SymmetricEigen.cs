@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace OnnxFactorize.Decomposition;
@@ -51,6 +52,7 @@ internal static class SymmetricEigen
         return d;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tred2(double[] w, int n, double[] d, double[] e, CancellationToken cancellationToken, bool vectors = true)
     {
         for (var j = 0; j < n; j++)
@@ -198,6 +200,7 @@ internal static class SymmetricEigen
         e[0] = 0.0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tql2(double[] w, int n, double[] d, double[] e, CancellationToken cancellationToken, bool vectors = true)
     {
         for (var i = 1; i < n; i++)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace OnnxFactorize.Decomposition;
@@ -13,15 +14,19 @@ internal static class Tucker2Hooi
 {
     // Orthogonal-iteration steps on a mode Gram matrix: from the random start of the HOSVD, and per HOOI sweep from the
     // previous factor. A step costs n²·r multiply-adds against n²·r·spatial for forming the Gram, so a few are cheap.
-    private const int HosvdSteps = 12;
-    private const int SweepSteps = 3;
+    private static readonly int HosvdSteps = EnvInt("TUCKER_HOSVD_STEPS", 16);
+    private static readonly int SweepSteps = EnvInt("TUCKER_SWEEP_STEPS", 6);
 
     // Steps stop once one adds less captured energy than this fraction of what the subspace still misses.
-    private const double StepTolerance = 1e-3;
+    private static readonly double StepTolerance = EnvInt("TUCKER_STEP_TOL_EXP", 4) is var e ? Math.Pow(10, -e) : 0;
 
-    // CholQR passes per step: two reach float orthonormality from any conditioning (CholQR2), a third is a safety net
-    // that Orthonormalizer skips when the Gram is already the identity.
-    private const int OrthoPasses = 3;
+    private static int EnvInt(string name, int fallback) => int.TryParse(Environment.GetEnvironmentVariable(name), out var v) ? v : fallback;
+
+    // CholQR passes: one per step keeps the block well conditioned (a step multiplies by a PSD matrix, so the block's
+    // conditioning grows by at most the eigenvalue spread it resolves); the returned basis gets CholQR2, float
+    // orthonormality from any conditioning, the second pass skipped by Orthonormalizer when the first already had it.
+    private const int StepPasses = 1;
+    private const int FinalPasses = 3;
 
     // Mode Gram matrices with at least this many rows are formed block by block, skipping the upper blocks (a SYRK
     // from GEMMs): 4 blocks of 128 rows do 10/16 of the full product's work.
@@ -95,6 +100,7 @@ internal static class Tucker2Hooi
     }
 
     /// <summary>x[a, b, s] → y[b, a, s] for row-major x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float[] Permute(float[] x, int a, int b, int s)
     {
         var y = new float[a * b * s];
@@ -117,6 +123,7 @@ internal static class Tucker2Hooi
 
     /// <summary>G = X·Xᵀ (rows×rows, float) of a row-major rows×cols matrix: lower blocks only for large row counts,
     /// mirrored so G is exactly symmetric.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float[] Gram(float[] x, int rows, int cols, int dop)
     {
         var g = new float[rows * rows];
@@ -174,7 +181,7 @@ internal static class Tucker2Hooi
         {
             u = new float[n * r];
             Orthonormalizer.FillGaussianParallel(u, rng, dop);
-            u = Orthonormalizer.Orthonormalize(u, n, r, rng, OrthoPasses, dop);
+            u = Orthonormalizer.Orthonormalize(u, n, r, rng, StepPasses, dop);
         }
 
         var trace = 0.0;
@@ -196,11 +203,11 @@ internal static class Tucker2Hooi
             }
 
             previous = energy;
-            u = Orthonormalizer.Orthonormalize(p, n, r, rng, OrthoPasses, dop);
+            u = Orthonormalizer.Orthonormalize(p, n, r, rng, StepPasses, dop);
             p = new float[n * r];
         }
 
-        return u;
+        return Orthonormalizer.Orthonormalize(u, n, r, rng, FinalPasses, dop);
     }
 
     // Z1[i, a, s] = Σ_o U_out[o,a] W[o,i,s]: the product gives [r_out, in, s], permuted to the mode-1 rows [in, r_out·s].
@@ -221,6 +228,7 @@ internal static class Tucker2Hooi
 
     private static double ErrorFromEnergy(double norm2, double kept) => norm2 <= 0 ? 0 : Math.Sqrt(Math.Max(0, norm2 - kept) / norm2);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double DirectError(float[] x0, double norm2, int outDim, int inDim, int spatial, float[] uOut, int rankOut, float[] uIn, int rankIn, float[] core, int dop)
     {
         if (norm2 <= 0)
@@ -251,6 +259,7 @@ internal static class Tucker2Hooi
     private static double SumSquares(float[] x) => Dot(x, x);
 
     // Σ x·y widened to double before multiplying: float accumulation over millions of terms would lose digits.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double Dot(float[] x, float[] y)
     {
         var sum = Vector256<double>.Zero;
