@@ -106,10 +106,11 @@ internal static class SymmetricEigen
                     w[i * n + j] = f;
                     g = e[j] + w[j * n + j] * f;
                     var col = j * n;
-                    for (var k = j + 1; k <= i - 1; k++)
+                    if (i - 1 > j)
                     {
-                        g += w[col + k] * d[k];
-                        e[k] += w[col + k] * f;
+                        var row = w.AsSpan(col + j + 1, i - 1 - j);
+                        g += MatrixOps.Dot(row, d.AsSpan(j + 1, i - 1 - j));
+                        MatrixOps.Axpy(f, row, e.AsSpan(j + 1, i - 1 - j));
                     }
 
                     e[j] = g;
@@ -133,10 +134,9 @@ internal static class SymmetricEigen
                     f = d[j];
                     g = e[j];
                     var col = j * n;
-                    for (var k = j; k <= i - 1; k++)
-                    {
-                        w[col + k] -= f * e[k] + g * d[k];
-                    }
+                    var row = w.AsSpan(col + j, i - j);
+                    MatrixOps.Axpy(-f, e.AsSpan(j, i - j), row);
+                    MatrixOps.Axpy(-g, d.AsSpan(j, i - j), row);
 
                     d[j] = w[col + i - 1];
                     w[col + i] = 0.0;
@@ -176,11 +176,7 @@ internal static class SymmetricEigen
                 for (var j = 0; j <= i; j++)
                 {
                     var g = MatrixOps.Dot(w.AsSpan(next, i + 1), w.AsSpan(j * n, i + 1));
-                    var col = j * n;
-                    for (var k = 0; k <= i; k++)
-                    {
-                        w[col + k] -= g * d[k];
-                    }
+                    MatrixOps.Axpy(-g, d.AsSpan(0, i + 1), w.AsSpan(j * n, i + 1));
                 }
             }
 
