@@ -3,7 +3,8 @@ using OnnxFactorize.Decomposition;
 
 namespace OnnxFactorize.Benchmarks;
 
-/// <summary>`tucker-profile n r cols`: times the pieces of a Tucker-2 sweep at one mode size (Gram, eigen, subspace steps).</summary>
+/// <summary>`tucker-profile n r cols`: CPU time (all threads, best of 5) of the pieces of a Tucker-2 sweep at one mode size:
+/// Gram, G·U, CholQR, eigen-decomposition.</summary>
 internal static class TuckerProfile
 {
     public static int Run(string[] args)
