@@ -394,4 +394,23 @@ public static class MatrixOps
 
         return s;
     }
+
+    /// <summary>y += a·x, vectorized, in double.</summary>
+    internal static void Axpy(double a, ReadOnlySpan<double> x, Span<double> y)
+    {
+        ref var xr = ref MemoryMarshal.GetReference(x);
+        ref var yr = ref MemoryMarshal.GetReference(y);
+        var len = x.Length;
+        var av = Vector256.Create(a);
+        var p = 0;
+        for (; p + 4 <= len; p += 4)
+        {
+            Vector256.MultiplyAddEstimate(av, Vector256.LoadUnsafe(ref xr, (nuint)p), Vector256.LoadUnsafe(ref yr, (nuint)p)).StoreUnsafe(ref yr, (nuint)p);
+        }
+
+        for (; p < len; p++)
+        {
+            y[p] += a * x[p];
+        }
+    }
 }
