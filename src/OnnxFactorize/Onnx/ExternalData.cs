@@ -102,6 +102,11 @@ public static class ExternalData
             throw new OnnxFactorizeException($"{modelName}: external data file '{location}' of tensor '{tensorName}' is missing; copy it next to the model.");
         }
 
+        if (OutputPaths.NonRegularKind(full) is { } kind)
+        {
+            throw new OnnxFactorizeException($"{modelName}: external data '{location}' of tensor '{tensorName}' is {kind}, not a regular file; point it at a data file.");
+        }
+
         var real = RealPath(full);
         if (!IsWithin(real, rootReal))
         {
