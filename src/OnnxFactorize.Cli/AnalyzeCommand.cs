@@ -17,12 +17,11 @@ internal static class AnalyzeCommand
         var modelPath = parsed.GetRequiredValue<string>("model");
         var options = o.ToFactorizeOptions(parsed);
         var jsonPath = parsed.GetValue(o.Json);
-        if (jsonPath is not null)
-        {
-            Paths.RefuseSameFile(modelPath, jsonPath);
-        }
-
+        (string, string?)[] reads = [("input model", modelPath)];
+        (string, string?)[] writes = [("--json", jsonPath)];
+        Paths.CheckDistinct(reads, writes);
         var model = OnnxModel.Load(modelPath);
+        Paths.CheckDistinct(reads, writes, model);
         var shapes = ShapeProbe.TryMeasure(model, o.Dims(parsed), output);
         var analysis = output.WithNodeProgress("Analyzing", progress => ModelAnalyzer.Analyze(model, options, progress, cancellationToken, measuredShapes: shapes));
         cancellationToken.ThrowIfCancellationRequested();
@@ -34,8 +33,8 @@ internal static class AnalyzeCommand
 
         if (jsonPath is not null)
         {
-            Paths.EnsureFolder(jsonPath);
-            File.WriteAllText(jsonPath, JsonSerializer.Serialize(analysis, JsonOptions));
+            var json = JsonSerializer.SerializeToUtf8Bytes(analysis, JsonOptions);
+            TempFiles.WriteAtomic(jsonPath, stream => stream.Write(json));
             output.Line($"JSON analysis: {jsonPath}");
         }
 

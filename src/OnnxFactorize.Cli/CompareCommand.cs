@@ -1,4 +1,5 @@
 using System.CommandLine;
+using OnnxFactorize.Onnx;
 using OnnxFactorize.Validation;
 
 namespace OnnxFactorize.Cli;
@@ -11,18 +12,12 @@ internal static class CompareCommand
         var a = parsed.GetRequiredValue<string>("a");
         var b = parsed.GetRequiredValue<string>("b");
         var options = o.ToValidationOptions(parsed);
-        foreach (var path in new[] { a, b })
-        {
-            if (Directory.Exists(path))
-            {
-                throw new OnnxFactorizeException($"{path}: is a folder; give the path of an .onnx file.");
-            }
+        (string, string?)[] reads = [("model", a), ("model", b), ("--inputs", parsed.GetValue(o.Inputs)), ("--labels", parsed.GetValue(o.Labels))];
+        (string, string?)[] writes = [("--report", parsed.GetValue(o.Report)), ("--html", parsed.GetValue(o.Html))];
+        Paths.CheckDistinct(reads, writes);
 
-            if (!File.Exists(path))
-            {
-                throw new OnnxFactorizeException($"{path}: file not found; check the model path.");
-            }
-        }
+        // Loading checks each model's structure and finds the external-data files it reads.
+        Paths.CheckDistinct(reads, writes, OnnxModel.Load(a), OnnxModel.Load(b));
 
         var result = output.WithValidationProgress("Validating in ONNX Runtime", progress => ModelValidator.Compare(a, b, options, null, progress, cancellationToken));
         cancellationToken.ThrowIfCancellationRequested();

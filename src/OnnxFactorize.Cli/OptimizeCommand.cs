@@ -24,11 +24,18 @@ internal static class OptimizeCommand
         }
 
         var validation = validate ? WithBudgetThreshold(o.ToValidationOptions(parsed), budget) : null;
-        Paths.RefuseSameFile(modelPath, outputPath);
         var reportPath = parsed.GetValue(o.Report);
         var htmlPath = parsed.GetValue(o.Html);
+        (string, string?)[] reads = [("input model", modelPath), ("--inputs", parsed.GetValue(o.Inputs)), ("--labels", parsed.GetValue(o.Labels))];
+        (string, string?)[] writes =
+        [
+            ("output", outputPath), ("output's data file", OutputPaths.DataFileFor(outputPath)), ("--report", reportPath), ("--html", htmlPath),
+            ("--cache-dir", budget?.CacheDirectory),
+        ];
+        Paths.CheckDistinct(reads, writes);
 
         var model = OnnxModel.Load(modelPath);
+        Paths.CheckDistinct(reads, writes, model);
         if (validation is not null)
         {
             // Unbound dims and bad input files are reported before any work, and before anything is written.

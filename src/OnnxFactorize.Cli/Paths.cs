@@ -1,19 +1,43 @@
+using OnnxFactorize.Onnx;
+
 namespace OnnxFactorize.Cli;
 
-/// <summary>Path checks done before any work: never overwrite the input, and create output folders.</summary>
+/// <summary>Path checks done before any work, by the engine's <see cref="OutputPaths"/> rules: nothing written is read,
+/// no two outputs share a file, and output folders are created.</summary>
 internal static class Paths
 {
-    private static readonly StringComparison FileSystemComparison =
-        OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+    /// <summary>Most files of an --inputs folder compared with the outputs; a larger folder is compared by its path only.</summary>
+    private const int MaxFolderFiles = 10_000;
 
-    /// <summary>Throws when <paramref name="output"/> names the same file as <paramref name="input"/>, however spelled
-    /// (relative segments, symbolic links).</summary>
-    public static void RefuseSameFile(string input, string output)
+    /// <summary>Throws when a written path (null entries ignored) is a read path or another written path, however spelled.
+    /// A read folder (--inputs) contributes the files in it; a loaded model contributes its external-data files.</summary>
+    public static void CheckDistinct(IEnumerable<(string Role, string? Path)> reads, IEnumerable<(string Role, string? Path)> writes, params OnnxModel?[] models)
     {
-        if (string.Equals(Canonical(input), Canonical(output), FileSystemComparison))
+        var read = new List<(string Role, string Path)>();
+        foreach (var (role, path) in reads)
         {
-            throw new OnnxFactorizeException($"output '{output}' is the input model itself; write the optimized model to another path.");
+            if (path is null)
+            {
+                continue;
+            }
+
+            read.Add((role, path));
+            if (Directory.Exists(path))
+            {
+                read.AddRange(Directory.EnumerateFiles(path, "*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true })
+                    .Take(MaxFolderFiles).Select(f => (role, f)));
+            }
         }
+
+        foreach (var model in models)
+        {
+            if (model is not null)
+            {
+                read.AddRange(OutputPaths.ReferencedFiles(model).Select(f => ($"external data of {model.Name}", f)));
+            }
+        }
+
+        OutputPaths.CheckDistinct(read, writes.Where(w => w.Path is not null).Select(w => (w.Role, w.Path!)));
     }
 
     /// <summary>Creates the folder of <paramref name="path"/> when missing.</summary>
@@ -24,30 +48,5 @@ internal static class Paths
         {
             Directory.CreateDirectory(folder);
         }
-    }
-
-    private static string Canonical(string path)
-    {
-        var full = Path.GetFullPath(path);
-        try
-        {
-            if (new FileInfo(full).ResolveLinkTarget(returnFinalTarget: true) is { } target)
-            {
-                full = target.FullName;
-            }
-
-            // A link in a parent folder: resolve the folder and keep the file name.
-            var folder = Path.GetDirectoryName(full);
-            if (folder is not null && new DirectoryInfo(folder).ResolveLinkTarget(returnFinalTarget: true) is { } folderTarget)
-            {
-                full = Path.Combine(folderTarget.FullName, Path.GetFileName(full));
-            }
-        }
-        catch (IOException)
-        {
-            // Unresolvable links are compared as spelled.
-        }
-
-        return full;
     }
 }
