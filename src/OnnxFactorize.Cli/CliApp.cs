@@ -52,8 +52,9 @@ internal static class CliApp
                 _ => throw new InvalidOperationException($"no handler for command '{parsed.CommandResult.Command.Name}'"),
             };
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
+            // Also ONNX Runtime's "terminate flag" error: whatever a cancelled run throws is the cancellation.
             stderr.WriteLine("cancelled: nothing was written.");
             return ExitCodes.Cancelled;
         }

@@ -67,18 +67,34 @@ public static class AdversarialModels
         return Model(graph);
     }
 
-    /// <summary>The MLP with a declared input shape instead of [1,16] (e.g. [65536,65536]) and a matching first weight.</summary>
+    /// <summary>X → Relu → Y with X declared as <paramref name="dims"/> (e.g. [65536,65536], or a symbolic "batch" for 0).</summary>
     public static ModelProto WithInputDims(params long[] dims)
     {
+        var graph = new GraphProto { Name = "relu" };
+        graph.Input.Add(Info("X", Float, dims));
+        graph.Output.Add(Info("Y", Float, dims));
+        graph.Node.Add(Node("Relu", "relu", ["X"], ["Y"]));
+        return Model(graph);
+    }
+
+    /// <summary>The MLP with weights of <paramref name="width"/>×<paramref name="width"/> (input [1,width]).</summary>
+    public static ModelProto Mlp(int width)
+    {
         var model = Mlp();
-        model.Graph.Input[0] = Info("X", Float, dims);
+        model.Graph.Input[0] = Info("X", Float, 1, width);
+        model.Graph.Output[0] = Info("Y", Float, 1, width);
+        model.Graph.Initializer.Clear();
+        model.Graph.Initializer.Add(TensorData.Create("W1", [width, width], Random(width * width, 1)));
+        model.Graph.Initializer.Add(TensorData.Create("B1", [width], Random(width, 2)));
+        model.Graph.Initializer.Add(TensorData.Create("W2", [width, width], Random(width * width, 3)));
+        model.Graph.Initializer.Add(TensorData.Create("B2", [width], Random(width, 4)));
         return model;
     }
 
     /// <summary>The MLP with both weights in one external data file named <paramref name="dataName"/>.</summary>
-    public static ModelProto External(string folder, string dataName)
+    public static ModelProto External(string folder, string dataName, int width = 16)
     {
-        var model = Mlp();
+        var model = Mlp(width);
         using var data = File.Create(Path.Combine(folder, dataName));
         foreach (var name in new[] { "W1", "W2" })
         {
@@ -129,7 +145,7 @@ public static class AdversarialModels
         var shape = new TensorShapeProto();
         foreach (var d in dims)
         {
-            shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
+            shape.Dim.Add(d == 0 ? new TensorShapeProto.Types.Dimension { DimParam = "batch" } : new TensorShapeProto.Types.Dimension { DimValue = d });
         }
 
         return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = elemType, Shape = shape } } };
