@@ -270,7 +270,28 @@ internal sealed class CliOptions
 
         try
         {
-            return new Regex(pattern, RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+            // Linear-time matching, so no pattern (e.g. '^(a+)+$') can backtrack catastrophically; patterns it cannot run
+            // (backreferences, lookarounds) fall back to the backtracking engine with a time bound.
+            return new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.NonBacktracking, RegexTimeout);
+        }
+        catch (NotSupportedException)
+        {
+            return ToBacktrackingRegex(pattern, option);
+        }
+        catch (ArgumentException e)
+        {
+            throw new OnnxFactorizeException(string.Create(CultureInfo.InvariantCulture, $"{option} '{pattern}' is not a valid regular expression ({e.Message.Split('\n')[0].Trim()})."));
+        }
+    }
+
+    /// <summary>Longest a --only/--exclude match may take on one node name; beyond it the run stops with exit 2.</summary>
+    public static readonly TimeSpan RegexTimeout = TimeSpan.FromSeconds(1);
+
+    private static Regex ToBacktrackingRegex(string pattern, string option)
+    {
+        try
+        {
+            return new Regex(pattern, RegexOptions.CultureInvariant, RegexTimeout);
         }
         catch (ArgumentException e)
         {

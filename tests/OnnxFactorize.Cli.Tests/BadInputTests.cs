@@ -42,8 +42,8 @@ public sealed class BadInputTests : IDisposable
         { "is a folder", ["optimize", "{dir}", "-o", "{out}"] },
         { "is a folder", ["analyze", "{dir}"] },
         { "is a folder", ["compare", "{dir}", "{mlp}"] },
-        { "is the input model itself", ["optimize", "{mlp}", "-o", "{mlp}"] },
-        { "is the input model itself", ["optimize", "{mlp}", "-o", "{mlpOtherSpelling}"] },
+        { "is the same file as the input model", ["optimize", "{mlp}", "-o", "{mlp}"] },
+        { "is the same file as the input model", ["optimize", "{mlp}", "-o", "{mlpOtherSpelling}"] },
         { "a-file", ["optimize", "{mlp}", "-o", "{dir}/a-file/sub/out.onnx"] },
         { "Input path", ["compare", "{mlp}", "{mlp}", "--dim", "batch=1", "--inputs", "{dir}/no-inputs"] },
     };

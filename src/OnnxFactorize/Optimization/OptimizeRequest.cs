@@ -60,6 +60,20 @@ public sealed record OptimizeRequest
         }
     }
 
+    /// <summary>What the run reads, by the role the user knows it by.</summary>
+    internal (string Role, string? Path)[] Reads =>
+    [
+        ("input model", ModelPath), ("--inputs", Validation?.Inputs.Path), ("--labels", Validation?.Inputs.LabelsPath),
+        ("--inputs", Budget?.Inputs.Path), ("--labels", Budget?.Inputs.LabelsPath),
+    ];
+
+    /// <summary>What the run writes, by the role the user knows it by.</summary>
+    internal (string Role, string? Path)[] Writes =>
+    [
+        ("output", OutputPath), ("output's data file", OutputPath is null ? null : OutputPaths.DataFileFor(OutputPath)),
+        ("--report", JsonReportPath), ("--html", HtmlReportPath), ("--cache-dir", Budget?.CacheDirectory),
+    ];
+
     /// <summary>Checks the options and the rules between them; throws <see cref="OnnxFactorizeException"/> with one line
     /// naming the bad value or path. Returns this request.</summary>
     public OptimizeRequest Validate()
@@ -82,23 +96,7 @@ public sealed record OptimizeRequest
             throw new OnnxFactorizeException($"the HTML report '{HtmlReportPath}' shows a validation; validate too, or drop the HTML report.");
         }
 
-        var written = new List<(string What, string Path)>();
-        if (OutputPath is not null)
-        {
-            written.Add(("output", OutputPath));
-        }
-
-        if (JsonReportPath is not null)
-        {
-            written.Add(("JSON report", JsonReportPath));
-        }
-
-        if (HtmlReportPath is not null)
-        {
-            written.Add(("HTML report", HtmlReportPath));
-        }
-
-        FilePaths.RefuseOverlaps([("input model", ModelPath), .. (Validation?.Inputs.Path is { } inputs ? [("inputs", inputs)] : Array.Empty<(string, string)>())], written);
+        OutputPaths.CheckAll(Reads, Writes);
         return this;
     }
 }

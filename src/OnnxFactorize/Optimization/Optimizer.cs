@@ -21,6 +21,9 @@ public static class Optimizer
         progress ??= new OptimizeProgress();
         var validation = request.EffectiveValidation;
         var model = OnnxModel.Load(request.ModelPath);
+
+        // The model's external-data files are read too: nothing the run writes may be one of them.
+        OutputPaths.CheckAll(request.Reads, request.Writes, model);
         if (validation is not null)
         {
             // Unbound dims and bad input files are reported before any work, and before anything is written.
@@ -102,14 +105,14 @@ public static class Optimizer
         ArgumentNullException.ThrowIfNull(report);
         if (jsonPath is not null)
         {
-            FilePaths.EnsureFolder(jsonPath);
+            OutputPaths.EnsureFolder(jsonPath);
             var summary = new ReportSummary(report.ModelPath, report.OutputPath, report.RankChoice, report.ParamsBefore, report.ParamsAfter, report.SummaryText());
             JsonReport.WriteFile(jsonPath, summary, report.Factorization.Decisions, report.Validation, report.Plan);
         }
 
         if (htmlPath is not null && report.Validation is { } validation)
         {
-            FilePaths.EnsureFolder(htmlPath);
+            OutputPaths.EnsureFolder(htmlPath);
             HtmlReport.WriteFile(validation, htmlPath, report.Plan, report.Factorization.Decisions);
         }
     }

@@ -110,8 +110,52 @@ public static class SampleLoader
             throw new OnnxFactorizeException($"Unbound dims: {string.Join("; ", unbound)}; bind each with name=value, e.g. batch=1.");
         }
 
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            CheckSize(inputs[i], shapes[i]);
+        }
+
         return shapes;
     }
+
+    /// <summary>Throws when a generated input of <paramref name="shape"/> would exceed <see cref="MaxInputBytes"/>, naming its size.</summary>
+    public static void CheckSize(ModelInput input, IReadOnlyList<long> shape)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(shape);
+        var elementSize = input.ElementType switch
+        {
+            TensorElementType.Double or TensorElementType.Int64 or TensorElementType.UInt64 => 8,
+            TensorElementType.Float or TensorElementType.Int32 or TensorElementType.UInt32 => 4,
+            TensorElementType.Float16 or TensorElementType.Int16 or TensorElementType.UInt16 or TensorElementType.BFloat16 => 2,
+            _ => 1,
+        };
+
+        // Divide instead of multiplying, so no product of dims overflows.
+        var limit = MaxInputBytes / elementSize;
+        long elements = 1;
+        var tooLarge = false;
+        foreach (var d in shape)
+        {
+            if (d > 0 && elements > limit / d)
+            {
+                tooLarge = true;
+                break;
+            }
+
+            elements *= Math.Max(d, 0);
+        }
+
+        if (tooLarge)
+        {
+            var bytes = shape.Aggregate((double)elementSize, (a, d) => a * d);
+            throw new OnnxFactorizeException(string.Create(CultureInfo.InvariantCulture,
+                $"Input '{input.Name}' of shape {TensorData.FormatShape(shape)} would take {bytes / (1L << 30):G4} GiB, over the {MaxInputBytes >> 30} GiB limit for one generated input; bind smaller dims with --dim name=value."));
+        }
+    }
+
+    /// <summary>Largest generated input tensor, in bytes (1 GiB): a larger one is refused before anything is allocated.</summary>
+    public const long MaxInputBytes = 1L << 30;
 
     /// <summary>Matches a sample's tensors to the model inputs (by name, the rest in order) and checks type and shape; returns them in model order.</summary>
     public static IReadOnlyList<TensorData> Bind(Sample sample, IReadOnlyList<ModelInput> inputs)
