@@ -43,7 +43,7 @@ internal static class CliApp
         try
         {
             // ONNX Runtime's own log lines would break the one-line error rule; with --verbose its warnings are shown.
-            Validation.OrtLog.Configure(verbose ? line => stderr.WriteLine(line) : null);
+            Runtime.OrtLog.Configure(verbose ? line => stderr.WriteLine(line) : null);
             return parsed.CommandResult.Command.Name switch
             {
                 "optimize" => OptimizeCommand.Run(parsed, options, output, cancellationToken),

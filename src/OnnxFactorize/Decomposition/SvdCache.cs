@@ -118,7 +118,7 @@ public sealed class SvdCache
         }
 
         // Atomic, with a temp name a later run sweeps if this process is killed mid-write.
-        Onnx.TempFiles.WriteAtomic(path, stream =>
+        TempFiles.WriteAtomic(path, stream =>
         {
             using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
             writer.Write(FormatVersion);

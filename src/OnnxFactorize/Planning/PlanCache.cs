@@ -61,7 +61,7 @@ internal sealed class PlanCache
         }
 
         var bytes = JsonSerializer.SerializeToUtf8Bytes(plan, Json);
-        Onnx.TempFiles.WriteAtomic(path, stream => stream.Write(bytes));
+        TempFiles.WriteAtomic(path, stream => stream.Write(bytes));
     }
 
     private string? PathOf(string key) => _directory is null ? null : Path.Combine(_directory, $"node-{key}.json");

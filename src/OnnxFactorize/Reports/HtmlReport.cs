@@ -55,7 +55,7 @@ public static class HtmlReport
 
     /// <summary>Writes the report to a file.</summary>
     public static void WriteFile(ValidationResult result, string path, BudgetPlan? plan = null, IReadOnlyList<FactorizationDecision>? decisions = null) =>
-        Onnx.TempFiles.WriteAtomic(path, stream => stream.Write(new UTF8Encoding(false).GetBytes(Render(result, plan, decisions))));
+        TempFiles.WriteAtomic(path, stream => stream.Write(new UTF8Encoding(false).GetBytes(Render(result, plan, decisions))));
 
     private static void Plan(StringBuilder h, BudgetPlan? plan)
     {

@@ -30,7 +30,7 @@ public static class JsonReport
     /// <summary>Writes the report to a file.</summary>
     public static void WriteFile(ValidationResult result, string path, BudgetPlan? plan = null)
     {
-        Onnx.TempFiles.WriteAtomic(path, stream => Write(result, stream, plan));
+        TempFiles.WriteAtomic(path, stream => Write(result, stream, plan));
     }
 
     /// <summary>Writes the report to a stream as indented UTF-8 JSON; <paramref name="plan"/> adds the budget planner's record.</summary>

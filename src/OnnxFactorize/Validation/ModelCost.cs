@@ -3,6 +3,7 @@ using OnnxFactorize.Graph;
 using OnnxFactorize.Onnx;
 using OnnxFactorize.Onnx.Proto;
 using OnnxFactorize.Passes;
+using OnnxFactorize.Runtime;
 
 namespace OnnxFactorize.Validation;
 
@@ -191,15 +192,8 @@ public static class ModelCost
 
         var bytes = probe.Export().ToBytes();
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
-        InferenceSession session;
-        try
-        {
-            session = new InferenceSession(bytes, options);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new OnnxFactorizeException($"Cannot count FLOPs: the model declares no shapes for {string.Join(", ", names.Take(3).Select(n => $"'{n}'"))} and ONNX Runtime cannot load it to measure them ({FirstLine(e.Message)}).", e);
-        }
+        var session = OrtSessions.Open(bytes, options, "Cannot count FLOPs",
+            $"to measure the shapes it does not declare ({string.Join(", ", names.Take(3).Select(n => $"'{n}'"))})");
 
         using (session)
         {

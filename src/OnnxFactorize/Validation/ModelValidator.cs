@@ -1,6 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using OnnxFactorize.Onnx;
 using OnnxFactorize.Onnx.Proto;
+using OnnxFactorize.Runtime;
 
 namespace OnnxFactorize.Validation;
 
@@ -188,22 +189,7 @@ public static class ModelValidator
         }
     }
 
-    private static InferenceSession OpenSession(string path, SessionOptions options)
-    {
-        if (!File.Exists(path))
-        {
-            throw new OnnxFactorizeException($"Model '{path}' not found.");
-        }
-
-        try
-        {
-            return new InferenceSession(path, options);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new OnnxFactorizeException($"{path}: ONNX Runtime cannot load the model ({ModelCost.FirstLine(e.Message)}).", e);
-        }
-    }
+    private static InferenceSession OpenSession(string path, SessionOptions options) => OrtSessions.Open(path, options);
 
     private static void CheckSameInputs(IReadOnlyList<ModelInput> original, IReadOnlyList<ModelInput> optimized, string optimizedPath)
     {

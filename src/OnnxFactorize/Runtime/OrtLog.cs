@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using Microsoft.ML.OnnxRuntime;
 
-namespace OnnxFactorize.Validation;
+namespace OnnxFactorize.Runtime;
 
 /// <summary>Routes ONNX Runtime's own log lines (which it otherwise prints to stderr with ANSI colours) through a sink the
 /// front end chooses: none by default, so a failing run still prints exactly one line; the CLI's --verbose shows warnings.

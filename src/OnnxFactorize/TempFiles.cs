@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace OnnxFactorize.Onnx;
+namespace OnnxFactorize;
 
 /// <summary>Temporary files for atomic writes, named <c>.ofz-&lt;pid&gt;-&lt;12 hex&gt;.tmp</c> in the target's folder: short
 /// enough for any output name within the 255-byte limit, and recognisable so that a later write into the same folder
