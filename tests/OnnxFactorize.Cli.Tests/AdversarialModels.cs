@@ -16,10 +16,10 @@ public static class AdversarialModels
         var graph = new GraphProto { Name = "mlp" };
         graph.Input.Add(Info("X", Float, 1, 16));
         graph.Output.Add(Info("Y", Float, 1, 16));
-        graph.Initializer.Add(TensorData.Create("W1", [16, 16], Random(256, 1)));
-        graph.Initializer.Add(TensorData.Create("B1", [16], Random(16, 2)));
-        graph.Initializer.Add(TensorData.Create("W2", [16, 16], Random(256, 3)));
-        graph.Initializer.Add(TensorData.Create("B2", [16], Random(16, 4)));
+        graph.Initializer.Add(TensorCodec.Create("W1", [16, 16], Random(256, 1)));
+        graph.Initializer.Add(TensorCodec.Create("B1", [16], Random(16, 2)));
+        graph.Initializer.Add(TensorCodec.Create("W2", [16, 16], Random(256, 3)));
+        graph.Initializer.Add(TensorCodec.Create("B2", [16], Random(16, 4)));
         graph.Node.Add(Node("Gemm", "gemm1", ["X", "W1", "B1"], ["H"]));
         graph.Node.Add(Node("Gemm", "gemm2", ["H", "W2", "B2"], ["Y"]));
         return Model(graph);
@@ -62,7 +62,7 @@ public static class AdversarialModels
         var graph = new GraphProto { Name = "empty" };
         graph.Input.Add(Info("X", Float, 1, k));
         graph.Output.Add(Info("Y", Float, 1, n));
-        graph.Initializer.Add(TensorData.Create("W", [k, n], new float[k * n]));
+        graph.Initializer.Add(TensorCodec.Create("W", [k, n], new float[k * n]));
         graph.Node.Add(Node("Gemm", "gemm", ["X", "W"], ["Y"]));
         return Model(graph);
     }
@@ -84,10 +84,10 @@ public static class AdversarialModels
         model.Graph.Input[0] = Info("X", Float, 1, width);
         model.Graph.Output[0] = Info("Y", Float, 1, width);
         model.Graph.Initializer.Clear();
-        model.Graph.Initializer.Add(TensorData.Create("W1", [width, width], Random(width * width, 1)));
-        model.Graph.Initializer.Add(TensorData.Create("B1", [width], Random(width, 2)));
-        model.Graph.Initializer.Add(TensorData.Create("W2", [width, width], Random(width * width, 3)));
-        model.Graph.Initializer.Add(TensorData.Create("B2", [width], Random(width, 4)));
+        model.Graph.Initializer.Add(TensorCodec.Create("W1", [width, width], Random(width * width, 1)));
+        model.Graph.Initializer.Add(TensorCodec.Create("B1", [width], Random(width, 2)));
+        model.Graph.Initializer.Add(TensorCodec.Create("W2", [width, width], Random(width * width, 3)));
+        model.Graph.Initializer.Add(TensorCodec.Create("B2", [width], Random(width, 4)));
         return model;
     }
 

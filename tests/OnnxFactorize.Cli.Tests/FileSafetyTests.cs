@@ -256,7 +256,7 @@ public sealed class FileSafetyTests : IDisposable
     {
         // An unused initializer makes ONNX Runtime's optimizer log a warning while it loads the session.
         var model = AdversarialModels.Mlp();
-        model.Graph.Initializer.Add(TensorData.Create("unused", [4], new float[4]));
+        model.Graph.Initializer.Add(TensorCodec.Create("unused", [4], new float[4]));
         var path = AdversarialModels.Write(model, _dir.File("unused.onnx"));
         var run = CliProcess.Run("compare", path, path, "--runs", "1");
         Assert.True(run.ExitCode == 0, run.ToString());

@@ -88,8 +88,8 @@ public class ConvBenchmarks
         var graph = new GraphProto { Name = "conv" };
         graph.Input.Add(Info("X", [1, Channels, Size, Size]));
         graph.Output.Add(Info("Y", [1, Channels, Size, Size]));
-        graph.Initializer.Add(TensorData.Create("W", [Channels, Channels, 3, 3], weights));
-        graph.Initializer.Add(TensorData.Create("B", [Channels], new float[Channels]));
+        graph.Initializer.Add(TensorCodec.Create("W", [Channels, Channels, 3, 3], weights));
+        graph.Initializer.Add(TensorCodec.Create("B", [Channels], new float[Channels]));
         var node = new NodeProto { OpType = "Conv", Name = "conv" };
         node.Input.AddRange(["X", "W", "B"]);
         node.Output.Add("Y");

@@ -5,7 +5,7 @@ using OnnxFactorize.Decomposition;
 using OnnxFactorize.Graph;
 using OnnxFactorize.Onnx;
 using OnnxFactorize.Validation;
-using OnnxTensors = OnnxFactorize.Onnx.TensorData;
+using OnnxTensors = OnnxFactorize.Onnx.TensorCodec;
 
 namespace OnnxFactorize.Benchmarks;
 

@@ -132,7 +132,7 @@ public sealed class ModelGraph
     }
 
     /// <summary>Reads an initializer as float32 values, from inline or external storage.</summary>
-    public float[] ReadFloats(TensorProto tensor) => TensorData.ReadFloats(tensor, Source.BaseDirectory, Source.Name);
+    public float[] ReadFloats(TensorProto tensor) => TensorCodec.ReadFloats(tensor, Source.BaseDirectory, Source.Name);
 
     /// <summary>Removes every node not needed by the main graph's outputs (across subgraphs), then unused initializers;
     /// graph inputs and outputs are never touched. Returns how many nodes and initializers were removed.</summary>

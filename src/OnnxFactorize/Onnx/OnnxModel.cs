@@ -353,7 +353,7 @@ public sealed class OnnxModel
 
     /// <summary>Raw little-endian bytes of a tensor stored inline (raw_data, or the typed field re-encoded).</summary>
     internal static byte[] InlineBytes(TensorProto tensor) =>
-        tensor.HasRawData ? tensor.RawData.ToByteArray() : TensorData.EncodeTypedFields(tensor);
+        tensor.HasRawData ? tensor.RawData.ToByteArray() : TensorCodec.EncodeTypedFields(tensor);
 
     private static long InlineByteCount(TensorProto tensor) =>
         tensor.HasRawData ? tensor.RawData.Length

@@ -196,7 +196,7 @@ internal sealed class ConvSubject : FactorizationCandidate
 
     /// <summary>A new initializer in the node's graph, in the weight's own element type.</summary>
     public Value Initializer(string suffix, long[] dims, float[] data) =>
-        Node.Graph.AddInitializer(TensorData.Create(Weight.Name + suffix, dims, data, DataType));
+        Node.Graph.AddInitializer(TensorCodec.Create(Weight.Name + suffix, dims, data, DataType));
 
     /// <summary>A new Conv node reading <paramref name="input"/>.</summary>
     public Node Conv(Value input, Value weight, Value? bias, string suffix, IEnumerable<AttributeProto> attributes)

@@ -104,7 +104,7 @@ public sealed class PassContext
         }
 
         values = Model.ReadFloats(tensor);
-        if (!TensorData.AllFinite(values))
+        if (!TensorCodec.AllFinite(values))
         {
             values = [];
             return $"weight '{weight.Name}' holds NaN or infinite values";
@@ -186,8 +186,8 @@ public sealed class PassContext
 
         var type = tensor.DataType;
         var graph = weight.Graph;
-        var leftValue = graph.AddInitializer(TensorData.Create(weight.Name + "_svd_a", [svd.Rows, rank], left, type));
-        var rightValue = graph.AddInitializer(TensorData.Create(weight.Name + "_svd_b", [rank, svd.Cols], right, type));
+        var leftValue = graph.AddInitializer(TensorCodec.Create(weight.Name + "_svd_a", [svd.Rows, rank], left, type));
+        var rightValue = graph.AddInitializer(TensorCodec.Create(weight.Name + "_svd_b", [rank, svd.Cols], right, type));
         _factors[key] = (leftValue, rightValue);
         return (leftValue, rightValue);
     }

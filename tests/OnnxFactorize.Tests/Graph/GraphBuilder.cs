@@ -45,7 +45,7 @@ internal static class GraphBuilder
     public static AttributeProto Graph(string name, GraphProto graph) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Graph, G = graph };
 
     public static TensorProto Tensor(string name, long[] dims, float[] values, int dataType = (int)TensorProto.Types.DataType.Float) =>
-        TensorData.Create(name, dims, values, dataType);
+        TensorCodec.Create(name, dims, values, dataType);
 
     public static float[] Random(int count, int seed, float scale = 1f)
     {

@@ -235,13 +235,13 @@ public sealed class FileSafetyTests : IDisposable
     public void Reading_floats_checks_dims_against_the_bytes_before_allocating()
     {
         var t = new TensorProto { Name = "W", DataType = (int)TensorProto.Types.DataType.Float, RawData = ByteString.CopyFrom(new byte[16]), Dims = { 65536, 65536 } };
-        Assert.Contains("more than 2^31", Assert.Throws<OnnxFactorizeException>(() => TensorData.ReadFloats(t, null, "m")).Message);
+        Assert.Contains("more than 2^31", Assert.Throws<OnnxFactorizeException>(() => TensorCodec.ReadFloats(t, null, "m")).Message);
         t.Dims.Clear();
         t.Dims.Add(-16);
         t.Dims.Add(-8);
-        Assert.Contains("negative dim", Assert.Throws<OnnxFactorizeException>(() => TensorData.ReadFloats(t, null, "m")).Message);
+        Assert.Contains("negative dim", Assert.Throws<OnnxFactorizeException>(() => TensorCodec.ReadFloats(t, null, "m")).Message);
         t.Dims.Clear();
         t.Dims.Add(8);
-        Assert.Contains("holds 16 bytes but its dims need 32", Assert.Throws<OnnxFactorizeException>(() => TensorData.ReadFloats(t, null, "m")).Message);
+        Assert.Contains("holds 16 bytes but its dims need 32", Assert.Throws<OnnxFactorizeException>(() => TensorCodec.ReadFloats(t, null, "m")).Message);
     }
 }

@@ -92,7 +92,7 @@ public sealed class OnnxModelTests : IDisposable
         Assert.Equal("ext.onnx.data", ExternalData.Entry(w, "location"));
         Assert.Equal(0, long.Parse(ExternalData.Entry(w, "offset")!, System.Globalization.CultureInfo.InvariantCulture) % ExternalData.Alignment);
         Assert.False(ExternalData.IsExternal(loaded.Proto.Graph.Initializer.Single(t => t.Name == "b")));
-        Assert.Equal(TensorData.ReadFloats(original.Proto.Graph.Initializer[0]), TensorData.ReadFloats(w, loaded.BaseDirectory));
+        Assert.Equal(TensorCodec.ReadFloats(original.Proto.Graph.Initializer[0]), TensorCodec.ReadFloats(w, loaded.BaseDirectory));
         Assert.Equal(original.ToBytes(), loaded.ToBytes());
 
         // Saved again elsewhere with the default mode, it stays external and byte-identical.
@@ -139,7 +139,7 @@ public sealed class OnnxModelTests : IDisposable
 
         try
         {
-            var e = Assert.Throws<OnnxFactorizeException>(() => TensorData.ReadFloats(OnnxFactorize.Onnx.OnnxModel.Load(path).Proto.Graph.Initializer[0], _folder, path));
+            var e = Assert.Throws<OnnxFactorizeException>(() => TensorCodec.ReadFloats(OnnxFactorize.Onnx.OnnxModel.Load(path).Proto.Graph.Initializer[0], _folder, path));
             Assert.Contains("link", e.Message);
         }
         finally
@@ -178,9 +178,9 @@ public sealed class OnnxModelTests : IDisposable
     public void Float_tensors_read_back_what_was_written_in_their_own_type(TensorProto.Types.DataType type)
     {
         float[] values = [0f, 1f, -2.5f, 0.125f, 1000f, -0.0009765625f];
-        var tensor = TensorData.Create("t", [2, 3], values, (int)type);
+        var tensor = TensorCodec.Create("t", [2, 3], values, (int)type);
 
-        Assert.Equal(values, TensorData.ReadFloats(tensor));
+        Assert.Equal(values, TensorCodec.ReadFloats(tensor));
         Assert.Equal(values.Length * ElementType.SizeInBytes((int)type), tensor.RawData.Length);
     }
 
@@ -195,8 +195,8 @@ public sealed class OnnxModelTests : IDisposable
         d.Dims.Add(2);
         d.DoubleData.Add([0.5, 7]);
 
-        Assert.Equal([1.5f, -3f], TensorData.ReadFloats(t));
-        Assert.Equal([0.5f, 7f], TensorData.ReadFloats(d));
+        Assert.Equal([1.5f, -3f], TensorCodec.ReadFloats(t));
+        Assert.Equal([0.5f, 7f], TensorCodec.ReadFloats(d));
     }
 
     [Fact]
@@ -205,7 +205,7 @@ public sealed class OnnxModelTests : IDisposable
         var t = new TensorProto { Name = "q", DataType = (int)TensorProto.Types.DataType.Int8, RawData = ByteString.CopyFrom(1, 2) };
         t.Dims.Add(2);
 
-        var e = Assert.Throws<OnnxFactorizeException>(() => TensorData.ReadFloats(t));
+        var e = Assert.Throws<OnnxFactorizeException>(() => TensorCodec.ReadFloats(t));
         Assert.Contains("INT8", e.Message);
         Assert.Contains("'q'", e.Message);
     }

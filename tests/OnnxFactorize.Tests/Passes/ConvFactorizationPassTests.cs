@@ -143,9 +143,9 @@ public class ConvFactorizationPassTests
         Assert.Contains("overridden", d.Reason.Replace("override it", "overridden", StringComparison.Ordinal));
 
         var nan = ConvModels.Single(8, 8, [3, 3], [6, 6], bias: false, seed: 9).Proto.Clone();
-        var values = TensorData.ReadFloats(nan.Graph.Initializer[0]);
+        var values = TensorCodec.ReadFloats(nan.Graph.Initializer[0]);
         values[3] = float.NaN;
-        nan.Graph.Initializer[0] = TensorData.Create("W", [8, 8, 3, 3], values);
+        nan.Graph.Initializer[0] = TensorCodec.Create("W", [8, 8, 3, 3], values);
         Assert.Contains("NaN", Factorizer.Run(OnnxModel.FromProto(nan), Options(RankPolicy.Fixed(1))).Decisions.Single().Reason);
     }
 

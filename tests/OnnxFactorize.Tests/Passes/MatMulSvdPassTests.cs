@@ -147,8 +147,8 @@ public class MatMulSvdPassTests
     {
         var w = LowRank(48, 40, 3, 8);
         var model = RightWeightModel([2, 48], 48, 40, w);
-        model.Graph.Initializer[0] = TensorData.Create("W", [48, 40], w, (int)type);
-        var stored = TensorData.ReadFloats(model.Graph.Initializer[0]);
+        model.Graph.Initializer[0] = TensorCodec.Create("W", [48, 40], w, (int)type);
+        var stored = TensorCodec.ReadFloats(model.Graph.Initializer[0]);
 
         var result = Factorizer.Run(OnnxModel.FromProto(model), new FactorizeOptions { RankPolicy = RankPolicy.Fixed(3) });
 
@@ -157,7 +157,7 @@ public class MatMulSvdPassTests
         Assert.Equal((int)type, a.DataType);
         Assert.Equal((int)type, b.DataType);
         var product = new float[48 * 40];
-        MatrixOps.Gemm(TensorData.ReadFloats(a), 48, 3, TensorData.ReadFloats(b), 40, product);
+        MatrixOps.Gemm(TensorCodec.ReadFloats(a), 48, 3, TensorCodec.ReadFloats(b), 40, product);
         var tolerance = type == TensorProto.Types.DataType.Bfloat16 ? 0.02 : 1e-5;
         Assert.True(Support.OrtRunner.RelativeL2(stored, product) < tolerance);
     }

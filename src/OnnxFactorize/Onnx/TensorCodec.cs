@@ -8,7 +8,7 @@ namespace OnnxFactorize.Onnx;
 /// <summary>Reads tensors as float32 whatever their storage (raw_data little-endian, typed fields, external data) and
 /// writes float values back in a chosen element type. Only FLOAT, FLOAT16, BFLOAT16 and DOUBLE are factorizable; other
 /// types are refused, never converted.</summary>
-public static class TensorData
+public static class TensorCodec
 {
     /// <summary>Number of elements: the product of dims (1 for a scalar).</summary>
     /// <exception cref="OnnxFactorizeException">A negative dim, or more than <see cref="ModelCheck.MaxElements"/> elements.</exception>
