@@ -93,7 +93,8 @@ public sealed class FileSafetyTests : IDisposable
         Assert.Equal(0, InProcess("optimize", model, "-o", out2, "--rank", "12", "--external-data").ExitCode);
         Assert.Equal(first, (Hash(out1), Hash(out1 + ".data")));
         Assert.NotEqual(Hash(out1 + ".data"), Hash(out2 + ".data"));
-        Assert.Equal(0, InProcess("compare", model, out1, "--runs", "1").ExitCode);
+        // Both models still load and run (the original's data file is intact); accuracy is not what this checks.
+        Assert.Equal(0, InProcess("compare", model, out1, "--runs", "1", "--no-default-thresholds").ExitCode);
         Assert.DoesNotContain(Directory.EnumerateFiles(folder), f => f.EndsWith(".tmp", StringComparison.Ordinal));
     }
 

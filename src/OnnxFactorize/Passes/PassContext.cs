@@ -110,6 +110,21 @@ public sealed class PassContext
             return $"weight '{weight.Name}' holds NaN or infinite values";
         }
 
+        // Decompositions form products of the weight with itself in float32 (Gram matrices, power iterations), whose
+        // entries are bounded by ‖W‖²; past float's range they overflow to infinity and the factors would be garbage.
+        var normSquared = 0.0;
+        foreach (var v in values)
+        {
+            normSquared += (double)v * v;
+        }
+
+        if (normSquared > float.MaxValue)
+        {
+            values = [];
+            return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"weight '{weight.Name}' is too large to decompose in float32 (‖W‖² = {normSquared:G3} exceeds {float.MaxValue:G3})");
+        }
+
         return null;
     }
 
