@@ -1,7 +1,7 @@
 namespace OnnxFactorize.Calibration;
 
 /// <summary>One activation to collect statistics of: the value that meets a candidate weight, and how the weight reads it.</summary>
-public sealed record ActivationRequest
+internal sealed record ActivationRequest
 {
     private ActivationRequest(string value, ConvPatchGeometry? conv)
     {

@@ -3,7 +3,7 @@ using OnnxFactorize.Decomposition;
 namespace OnnxFactorize.Calibration;
 
 /// <summary>Second-order statistics of one activation over the calibration data.</summary>
-public sealed class ActivationStatistics
+internal sealed class ActivationStatistics
 {
     internal ActivationStatistics(ActivationRequest request, GramAccumulator inputs, GramAccumulator? channels)
     {

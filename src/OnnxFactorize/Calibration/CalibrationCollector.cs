@@ -12,7 +12,7 @@ namespace OnnxFactorize.Calibration;
 /// <summary>Collects activation statistics in ONNX Runtime: the requested values are exposed as extra graph outputs
 /// (through <see cref="ModelGraph"/>), the calibration samples stream through one session batch by batch, and each batch
 /// is folded into per-value accumulators, so memory does not grow with the number of samples.</summary>
-public static class CalibrationCollector
+internal static class CalibrationCollector
 {
     /// <summary>Statistics of every requested value over all <paramref name="samples"/> (enumerated once, lazily). With a
     /// cache directory and <paramref name="inputsHash"/> (e.g. <see cref="CalibrationInputs.Hash"/>), cached values are

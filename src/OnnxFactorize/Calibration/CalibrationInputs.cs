@@ -6,7 +6,7 @@ namespace OnnxFactorize.Calibration;
 
 /// <summary>Calibration samples read lazily from disk with <see cref="SampleLoader"/>: a .pb/.npy file (one sample), a folder
 /// of test_data_set_* folders (one sample each, read one at a time), or a folder of tensor files (one sample).</summary>
-public static class CalibrationInputs
+internal static class CalibrationInputs
 {
     /// <summary>The samples at <paramref name="path"/>, each read only when enumerated, so at most one is held at a time.</summary>
     public static IEnumerable<Sample> Stream(string path)

@@ -1,7 +1,7 @@
 namespace OnnxFactorize.Calibration;
 
 /// <summary>How calibration statistics are collected; immutable, validated on init.</summary>
-public sealed record CalibrationOptions
+internal sealed record CalibrationOptions
 {
     private readonly int _batchSize;
     private readonly int _intraOpThreads = 1;

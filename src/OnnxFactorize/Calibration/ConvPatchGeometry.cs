@@ -5,7 +5,7 @@ namespace OnnxFactorize.Calibration;
 /// for c &lt; C, i &lt; kh, j &lt; kw, zero outside the image, ordered (c, i, j) with j fastest, i.e. the column order of the
 /// Conv weight [C_out, C_in, kh, kw] flattened to C_out×(C_in·kh·kw). Grouped convolutions read the diagonal blocks of the
 /// full patch Gram (channels of one group).</summary>
-public sealed record ConvPatchGeometry
+internal sealed record ConvPatchGeometry
 {
     /// <summary>Kernel height kh (≥ 1).</summary>
     public required int KernelHeight { get; init; }

@@ -3,7 +3,7 @@ namespace OnnxFactorize.Decomposition;
 /// <summary>Bias correction for a low-rank weight: with inputs of mean μ, replacing W by Ŵ shifts the mean output by
 /// (W − Ŵ)·μ; adding that delta to the layer's bias makes the mean output error zero (Nagel et al. 2019, "Data-free
 /// quantization", the same argument for quantized weights).</summary>
-public static class BiasCorrection
+internal static class BiasCorrection
 {
     /// <summary>(W − Ŵ)·μ (length out) for two row-major weights of the same shape and layout and the input mean μ (length in).</summary>
     public static double[] Delta(ReadOnlySpan<float> weight, ReadOnlySpan<float> approximation, int rows, int cols, WeightLayout layout, ReadOnlySpan<double> inputMean)

@@ -2,7 +2,7 @@ namespace OnnxFactorize.Decomposition;
 
 /// <summary>Streaming statistics of paired rows (z_t, y_t) for a least-squares fit y ≈ B·z: Z Zᵀ = Σ z zᵀ (p×p) and
 /// Z Yᵀ = Σ z yᵀ (p×q), accumulated in double batch by batch. Not thread-safe.</summary>
-public sealed class CrossGramAccumulator
+internal sealed class CrossGramAccumulator
 {
     // Rows per float32 GEMM block; each block's sums are added to double totals. Float rounding (~1e-7 relative) is
     // harmless here: the normal equations carry a ridge, unlike the whitening, which must see exact rank deficiency.

@@ -2,7 +2,7 @@ namespace OnnxFactorize.Decomposition;
 
 /// <summary>Streaming second-order statistics of d-dimensional row vectors: the Gram matrix Σ x xᵀ, the sum Σ x and the
 /// count, accumulated in double batch by batch, so memory does not grow with the number of rows seen. Not thread-safe.</summary>
-public sealed class GramAccumulator
+internal sealed class GramAccumulator
 {
     // Rows per block. Products are summed in double (MatrixOps.GramRowsDouble on the transposed block): a float32 GEMM
     // would be faster, but its rounding (~1e-7 relative per entry) lifts the zero eigenvalues of a rank-deficient Gram to

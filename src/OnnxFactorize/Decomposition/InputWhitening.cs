@@ -5,7 +5,7 @@ namespace OnnxFactorize.Decomposition;
 /// <summary>A whitening transform S of an input Gram matrix G = Σ_t x_t x_tᵀ (n×n), with S Sᵀ = G (exactly, for a positive
 /// definite G) and its inverse, so that ‖M·X‖_F² = tr(M G Mᵀ) = ‖M·S‖_F² for any matrix M acting on the inputs. Computed
 /// in double, stored as row-major float32 for the GEMM kernels. Reusable by every weight that reads the same input.</summary>
-public sealed class InputWhitening
+internal sealed class InputWhitening
 {
     private readonly float[] _s;
     private readonly float[] _sInverse;

@@ -4,7 +4,7 @@ namespace OnnxFactorize.Decomposition;
 /// predictors) and the targets y_t, the B minimizing Σ_t ‖B z_t − y_t‖² + δ‖B‖_F², from accumulated Z Zᵀ and Z Yᵀ only
 /// (normal equations (Z Zᵀ + δI) Bᵀ = Z Yᵀ), so the data streams. With y_t = W x_t this is the "asymmetric" or sequential
 /// reconstruction of a low-rank layer: B absorbs the error the (possibly lossy) upstream inputs introduce.</summary>
-public static class LeastSquaresFactor
+internal static class LeastSquaresFactor
 {
     /// <summary>Default relative ridge: δ = 1e-8·tr(Z Zᵀ)/p, enough to keep the normal equations solvable when z has a
     /// direction the data never excites, negligible otherwise.</summary>

@@ -6,7 +6,7 @@ using System.Runtime.Intrinsics;
 namespace OnnxFactorize.Decomposition;
 
 /// <summary>Dense row-major float32 kernels shared by the SVD and Tucker engines.</summary>
-public static class MatrixOps
+internal static class MatrixOps
 {
     // Register tile of the micro-kernel: 6 rows × 16 columns = 12 Vector256 accumulators (Goto & van de Geijn 2008).
     private const int Mr = 6;

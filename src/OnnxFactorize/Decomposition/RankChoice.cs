@@ -5,4 +5,4 @@ namespace OnnxFactorize.Decomposition;
 /// <param name="BreakEvenRank">Largest rank that still saves parameters.</param>
 /// <param name="Saves">Whether Rank ≤ BreakEvenRank, i.e. factorizing is worth it.</param>
 /// <param name="Explanation">One line for reports.</param>
-public readonly record struct RankChoice(int Rank, int BreakEvenRank, bool Saves, string Explanation);
+internal readonly record struct RankChoice(int Rank, int BreakEvenRank, bool Saves, string Explanation);

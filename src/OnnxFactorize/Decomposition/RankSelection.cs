@@ -1,7 +1,7 @@
 namespace OnnxFactorize.Decomposition;
 
 /// <summary>Turns a rank policy and a spectrum into a rank, honouring the parameter break-even point.</summary>
-public static class RankSelection
+internal static class RankSelection
 {
     /// <summary>Largest k with k(m+n) &lt; m·n: the biggest rank whose two factors still hold fewer parameters than the matrix.</summary>
     public static int BreakEvenRank(int rows, int cols)

@@ -28,7 +28,7 @@ public sealed class SvdCache
 
     /// <summary>The top-<paramref name="rank"/> SVD of the row-major rows×cols matrix, from the cache when an entry of at least
     /// that rank (or a full one) exists, else computed with <see cref="TruncatedSvd.Compute"/> and stored.</summary>
-    public SvdResult GetOrCompute(float[] matrix, int rows, int cols, int rank, SvdOptions options, CancellationToken cancellationToken = default)
+    internal SvdResult GetOrCompute(float[] matrix, int rows, int cols, int rank, SvdOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(matrix);
         ArgumentNullException.ThrowIfNull(options);

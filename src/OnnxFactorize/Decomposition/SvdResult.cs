@@ -1,7 +1,7 @@
 namespace OnnxFactorize.Decomposition;
 
 /// <summary>Row-major float32 matrix factors of a (possibly truncated) SVD: A ≈ U diag(S) Vt.</summary>
-public sealed class SvdResult
+internal sealed class SvdResult
 {
     /// <summary>Creates a result; arrays are taken as they are (not copied).</summary>
     public SvdResult(int rows, int cols, float[] u, double[] s, float[] vt, double frobeniusNormSquared)

@@ -5,7 +5,7 @@ namespace OnnxFactorize.Decomposition;
 
 /// <summary>Truncated and full SVD of row-major float32 matrices: randomized range finder with power iterations
 /// (Halko, Martinsson &amp; Tropp 2011, Algorithms 4.4/5.1) for large matrices, a double-precision Gram eigen-solver otherwise.</summary>
-public static class TruncatedSvd
+internal static class TruncatedSvd
 {
     // Below this smaller dimension the exact path is cheaper than the randomized machinery.
     private const int ExactDimension = 96;

@@ -2,7 +2,7 @@ namespace OnnxFactorize.Decomposition;
 
 /// <summary>A Tucker-2 decomposition W ≈ G ×₀ U_out ×₁ U_in of a 3-way tensor W[out, in, spatial] with orthonormal factor
 /// columns; the spatial mode is not compressed.</summary>
-public sealed class Tucker2Result
+internal sealed class Tucker2Result
 {
     internal Tucker2Result(int outDim, int inDim, int spatial, int rankOut, int rankIn, float[] uOut, float[] uIn, float[] core,
         double normSquared, double hosvdRelativeError, double relativeError, int iterations)
@@ -65,7 +65,7 @@ public sealed class Tucker2Result
 /// mode-0/mode-1 unfoldings, then HOOI (higher-order orthogonal iteration, De Lathauwer et al. 2000) until the fit stops
 /// improving. Runs in float32 on the GEMM backend with subspace iteration for the factors (<see cref="Tucker2Hooi"/>);
 /// errors are accumulated in double. Deterministic for a seed, whatever the thread count; knows nothing of ONNX.</summary>
-public static class Tucker2
+internal static class Tucker2
 {
     /// <summary>Singular values (descending, all of them) of the mode-0 (out × in·spatial) and mode-1 (in × out·spatial) unfoldings.</summary>
     public static (double[] Out, double[] In) ModeSpectra(ReadOnlySpan<float> w, int outDim, int inDim, int spatial, CancellationToken cancellationToken = default)

@@ -1,7 +1,7 @@
 namespace OnnxFactorize.Decomposition;
 
 /// <summary>Settings of the Tucker-2 decomposition (HOSVD, then HOOI sweeps); immutable, validated on init.</summary>
-public sealed record Tucker2Options
+internal sealed record Tucker2Options
 {
     private readonly int _maxIterations = 25;
     private readonly double _tolerance = 1e-7;

@@ -3,7 +3,7 @@ namespace OnnxFactorize.Decomposition;
 /// <summary>Rank estimate by empirical variational Bayesian matrix factorization (EVBMF; Nakajima, Sugiyama, Babacan &amp;
 /// Tomioka 2013, "Global analytic solution of fully-observed variational Bayesian matrix factorization", Theorem 2 and the
 /// noise-variance objective of their Section 4), as used by Kim et al. 2015 to pick Tucker-2 ranks. Works on a spectrum only.</summary>
-public static class Vbmf
+internal static class Vbmf
 {
     /// <summary>Estimated rank (always in [1, min(rows, cols)]) of a rows×cols matrix with the given singular values (descending;
     /// missing trailing values count as zero) and ‖Y‖_F² (energy not in the given values is treated as residual).</summary>

@@ -1,7 +1,7 @@
 namespace OnnxFactorize.Decomposition;
 
 /// <summary>How a row-major weight matrix maps an input vector x to an output vector y.</summary>
-public enum WeightLayout
+internal enum WeightLayout
 {
     /// <summary>y = W·x: W is out×in (Gemm with transB=1, a Conv weight flattened to C_out×(C_in·kh·kw)).</summary>
     OutByIn,

@@ -4,7 +4,7 @@ namespace OnnxFactorize.Decomposition;
 /// ‖(W − Ŵ)·X‖_F over the calibration inputs X, from the input Gram matrix G = X Xᵀ = S Sᵀ. Since
 /// ‖(W − Ŵ)X‖_F² = tr((W − Ŵ) G (W − Ŵ)ᵀ) = ‖(W − Ŵ)S‖_F², the best rank-k Ŵ·S is the truncated SVD of W·S
 /// (Eckart–Young), and Ŵ = U_k Σ_k V_kᵀ S⁻¹.</summary>
-public static class WhitenedSvd
+internal static class WhitenedSvd
 {
     /// <summary>Top-<paramref name="rank"/> whitened SVD of the row-major <paramref name="rows"/>×<paramref name="cols"/>
     /// weight in the given <paramref name="layout"/>; the whitening's dimension must be the weight's input dimension.

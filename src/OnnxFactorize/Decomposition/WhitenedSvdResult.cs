@@ -3,7 +3,7 @@ namespace OnnxFactorize.Decomposition;
 /// <summary>The SVD of the whitened weight W·S (out×in) and the factors it unwhitens to. Singular values are in output
 /// space: Σ_{i≥k} σ_i² is the squared output error ‖(W − Ŵ_k)X‖_F² of the rank-k truncation (exactly when the whitening is
 /// exact, an upper bound otherwise), so rank policies applied to <see cref="Spectrum"/> act on output error.</summary>
-public sealed class WhitenedSvdResult
+internal sealed class WhitenedSvdResult
 {
     private readonly int _maxDegreeOfParallelism;
 

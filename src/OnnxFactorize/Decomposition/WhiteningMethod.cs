@@ -1,7 +1,7 @@
 namespace OnnxFactorize.Decomposition;
 
 /// <summary>Which factorization of the (ridged) Gram matrix produced an <see cref="InputWhitening"/>.</summary>
-public enum WhiteningMethod
+internal enum WhiteningMethod
 {
     /// <summary>G + δI = L Lᵀ, S = L: exact (δ = 0 by default), the SVD-LLM whitening.</summary>
     Cholesky,

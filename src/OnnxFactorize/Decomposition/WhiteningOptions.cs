@@ -1,7 +1,7 @@
 namespace OnnxFactorize.Decomposition;
 
 /// <summary>How an input Gram matrix G = Σ x xᵀ is turned into a whitening transform S with S Sᵀ ≈ G; immutable, validated on init.</summary>
-public sealed record WhiteningOptions
+internal sealed record WhiteningOptions
 {
     private readonly double _relativeRidge;
     private readonly double _eigenFloor = 1e-10;

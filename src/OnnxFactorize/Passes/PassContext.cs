@@ -152,7 +152,7 @@ public sealed class PassContext
 
     /// <summary>The SVD of a weight viewed as a rows×cols matrix (transposed when asked), computed to at least
     /// <paramref name="rank"/> triplets and cached per tensor and orientation.</summary>
-    public SvdResult Svd(Value weight, float[] values, int rows, int cols, bool transposed, int rank)
+    internal SvdResult Svd(Value weight, float[] values, int rows, int cols, bool transposed, int rank)
     {
         ArgumentNullException.ThrowIfNull(weight);
         ArgumentNullException.ThrowIfNull(values);
@@ -179,7 +179,7 @@ public sealed class PassContext
 
     /// <summary>Initializers holding the balanced factors of a weight at rank k, scaled by <paramref name="scale"/> on the
     /// left factor, in the weight's own element type; created once and shared by every node using the same weight.</summary>
-    public (Value Left, Value Right) Factors(Value weight, SvdResult svd, bool transposed, int rank, float scale = 1f)
+    internal (Value Left, Value Right) Factors(Value weight, SvdResult svd, bool transposed, int rank, float scale = 1f)
     {
         ArgumentNullException.ThrowIfNull(weight);
         ArgumentNullException.ThrowIfNull(svd);
