@@ -29,6 +29,11 @@ public sealed record OptimizeRequest
     /// <summary>Bindings of symbolic dims, used to measure intermediate shapes (so FLOPs use real spatial sizes).</summary>
     public IReadOnlyDictionary<string, long> Dims { get; init; } = new Dictionary<string, long>();
 
+    /// <summary>Real calibration inputs for data-aware factorization (<see cref="FactorizeOptions.DataAware"/>): a .pb/.npy
+    /// file, a folder of them, or a folder of test_data_set_* folders (as <see cref="Calibration.CalibrationInputs"/> reads
+    /// them). Required with data-aware factorization, unused without it.</summary>
+    public string? CalibrationInputs { get; init; }
+
     /// <summary>How tensors are stored in the written model.</summary>
     public ExternalDataMode ExternalData { get; init; } = ExternalDataMode.Auto;
 
@@ -75,6 +80,23 @@ public sealed record OptimizeRequest
             throw new OnnxFactorizeException($"the HTML report '{HtmlReportPath}' shows a validation; validate too, or drop the HTML report.");
         }
 
+        if (Factorize.DataAware != DataAwareMode.None)
+        {
+            if (string.IsNullOrWhiteSpace(CalibrationInputs))
+            {
+                throw new OnnxFactorizeException("data-aware factorization (whiten) fits the factors to real data; give calibration inputs (--inputs <file|dir>, MSBuild Inputs, or OptimizeRequest.CalibrationInputs).");
+            }
+
+            if (Budget is not null)
+            {
+                throw new OnnxFactorizeException("data-aware factorization (whiten) does not combine with a budget yet (the budget planner measures weight-space plans); drop one of them.");
+            }
+        }
+        else if (CalibrationInputs is not null)
+        {
+            throw new OnnxFactorizeException($"calibration inputs '{CalibrationInputs}' are only read by data-aware factorization; set data-aware to whiten, or drop them.");
+        }
+
         var written = new List<(string What, string Path)>();
         if (OutputPath is not null)
         {
@@ -91,7 +113,13 @@ public sealed record OptimizeRequest
             written.Add(("HTML report", HtmlReportPath));
         }
 
-        FilePaths.RefuseOverlaps([("input model", ModelPath), .. (Validation?.Inputs.Path is { } inputs ? [("inputs", inputs)] : Array.Empty<(string, string)>())], written);
+        FilePaths.RefuseOverlaps(
+            [
+                ("input model", ModelPath),
+                .. (Validation?.Inputs.Path is { } inputs ? [("inputs", inputs)] : Array.Empty<(string, string)>()),
+                .. (CalibrationInputs is { } calibration ? [("calibration inputs", calibration)] : Array.Empty<(string, string)>()),
+            ],
+            written);
         return this;
     }
 }

@@ -14,6 +14,7 @@ public class LayeringTests
         ["OnnxFactorize.Decomposition"],
         ["OnnxFactorize.Passes"],
         ["OnnxFactorize.Validation"],
+        ["OnnxFactorize.Calibration"],
         ["OnnxFactorize.Planning", "OnnxFactorize.Analysis"],
         ["OnnxFactorize.Reports"],
         ["OnnxFactorize.Optimization"],
