@@ -99,7 +99,10 @@ internal static class DataAwareRules
     {
         var g = s.Geometry;
         int rows = g.OutChannels, cols = g.InPerGroup;
-        var plan = WhitenedMatrixPlan.Create(s.Context, s.Values, rows, cols, WeightLayout.OutByIn, statistics, target.Policy, requireSavings, out var why);
+        // auto holds the Conv methods to one weight error so their costs compare; a 1×1 kernel has only svd, and a weight
+        // error says nothing about the data, so the node's own policy acts on the output-space spectrum.
+        var policy = target.MaxError is null ? target.Policy : s.Context.PolicyFor(s.Node);
+        var plan = WhitenedMatrixPlan.Create(s.Context, s.Values, rows, cols, WeightLayout.OutByIn, statistics, policy, requireSavings, out var why);
         if (plan is null)
         {
             reason = $"svd: {why}";
