@@ -35,7 +35,6 @@ public sealed class BadInputTests : IDisposable
         { "method 'qr' is unknown", ["optimize", "{mlp}", "-o", "{out}", "--method", "qr"] },
         { "op 'Add' is not supported", ["optimize", "{mlp}", "-o", "{out}", "--op", "Gemm,Add"] },
         { "--only '(' is not a valid regular expression", ["optimize", "{mlp}", "-o", "{out}", "--only", "("] },
-        { "--report only applies with --validate", ["optimize", "{mlp}", "-o", "{out}", "--report", "{dir}/r.json"] },
         { "Dim binding 'batch' is not name=value", ["optimize", "{mlp}", "-o", "{out}", "--validate", "--dim", "batch"] },
         { "Threshold minCosine is 2", ["compare", "{mlp}", "{mlp}", "--min-cosine", "2"] },
         { "Unbound dims: 'batch'", ["compare", "{mlp}", "{mlp}"] },
