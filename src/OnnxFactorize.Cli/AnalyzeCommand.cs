@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using OnnxFactorize.Analysis;
+using OnnxFactorize.Onnx;
 using OnnxFactorize.Optimization;
 using Spectre.Console;
 
@@ -17,11 +18,9 @@ internal static class AnalyzeCommand
         var modelPath = parsed.GetRequiredValue<string>("model");
         var options = o.ToFactorizeOptions(parsed);
         var jsonPath = parsed.GetValue(o.Json);
-        if (jsonPath is not null)
-        {
-            FilePaths.RefuseOverlaps([("input model", modelPath)], [("JSON analysis", jsonPath)]);
-        }
-
+        (string, string?)[] reads = [("input model", modelPath)];
+        (string, string?)[] writes = [("--json", jsonPath)];
+        OutputPaths.CheckAll(reads, writes);
         var (analysis, notes) = output.WithNodeProgress("Analyzing", progress => Optimizer.Analyze(modelPath, options, o.Dims(parsed), progress, cancellationToken));
         cancellationToken.ThrowIfCancellationRequested();
         foreach (var note in notes)
@@ -37,8 +36,9 @@ internal static class AnalyzeCommand
 
         if (jsonPath is not null)
         {
-            FilePaths.EnsureFolder(jsonPath);
-            File.WriteAllText(jsonPath, JsonSerializer.Serialize(analysis, JsonOptions));
+            OutputPaths.EnsureFolder(jsonPath);
+            var json = JsonSerializer.SerializeToUtf8Bytes(analysis, JsonOptions);
+            TempFiles.WriteAtomic(jsonPath, stream => stream.Write(json));
             output.Line($"JSON analysis: {jsonPath}");
         }
 

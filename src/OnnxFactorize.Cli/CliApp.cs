@@ -42,6 +42,8 @@ internal static class CliApp
         var output = new CliOutput(stdout, plain, parsed.GetValue(options.Quiet), verbose);
         try
         {
+            // ONNX Runtime's own log lines would break the one-line error rule; with --verbose its warnings are shown.
+            Runtime.OrtLog.Configure(verbose ? line => stderr.WriteLine(line) : null);
             return parsed.CommandResult.Command.Name switch
             {
                 "optimize" => OptimizeCommand.Run(parsed, options, output, cancellationToken),
@@ -50,14 +52,19 @@ internal static class CliApp
                 _ => throw new InvalidOperationException($"no handler for command '{parsed.CommandResult.Command.Name}'"),
             };
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
+            // Also ONNX Runtime's "terminate flag" error: whatever a cancelled run throws is the cancellation.
             stderr.WriteLine("cancelled: nothing was written.");
             return ExitCodes.Cancelled;
         }
         catch (OnnxFactorizeException e)
         {
             return Fail(stderr, ExitCodes.BadInput, $"error: {FirstLine(e.Message)}", e, verbose);
+        }
+        catch (System.Text.RegularExpressions.RegexMatchTimeoutException e)
+        {
+            return Fail(stderr, ExitCodes.BadInput, $"error: regular expression '{e.Pattern}' took longer than {e.MatchTimeout.TotalSeconds:0.#} s on node name '{Truncate(e.Input)}'; simplify --only/--exclude (avoid nested repetition such as (a+)+).", e, verbose);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -124,6 +131,8 @@ internal static class CliApp
 
         return code;
     }
+
+    private static string Truncate(string text) => text.Length <= 60 ? text : text[..60] + "…";
 
     private static string FirstLine(string message)
     {

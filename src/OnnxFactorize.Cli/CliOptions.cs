@@ -52,6 +52,16 @@ internal sealed class CliOptions
 
     public Option<string[]> Dim { get; } = new("--dim") { Description = "Bind a symbolic dim, e.g. --dim batch=1 (repeatable).", HelpName = "name=value", Arity = ArgumentArity.ZeroOrMore };
 
+    public Option<int?> Samples { get; } = new("--samples") { Description = "Seeded random validation samples without --inputs (default 4; with a budget at least --calibration-samples, with a different seed).", HelpName = "n" };
+
+    public Option<string[]> InputValue { get; } = new("--input-value") { Description = "Fixed value of a generated input, e.g. --input-value sample_rate=16000 (repeatable).", HelpName = "name=value", Arity = ArgumentArity.ZeroOrMore };
+
+    public Option<string[]> InputRange { get; } = new("--input-range") { Description = "Range of a generated integer input, max exclusive, e.g. --input-range input_ids=0:30522 (repeatable).", HelpName = "name=min:max", Arity = ArgumentArity.ZeroOrMore };
+
+    public Option<string> Task { get; } = new("--task") { Description = "How outputs are read for top-1 agreement: auto (only [N, classes] outputs), classify (rows along the last axis of every output: per-pixel/per-token agreement), other (none).", DefaultValueFactory = _ => "auto", HelpName = "auto|classify|other" };
+
+    public Option<bool> NoDefaultThresholds { get; } = new("--no-default-thresholds") { Description = "Do not apply the default thresholds (rel. L2 <= 0.05, cosine >= 0.995, top-1 agreement >= 0.95 on class scores) when no accuracy threshold is given; the result then says nothing was checked." };
+
     public Option<int?> Runs { get; } = new("--runs") { Description = "Timed latency runs per model (default 20).", HelpName = "n" };
 
     public Option<int?> Threads { get; } = new("--threads") { Description = "ONNX Runtime intra-op threads (default: runtime's choice).", HelpName = "n" };
@@ -78,7 +88,7 @@ internal sealed class CliOptions
 
     public Option<int?> CalibrationSamples { get; } = new("--calibration-samples") { Description = "With a budget and no --inputs: how many seeded random samples to measure on (default 4).", HelpName = "n" };
 
-    public Option<string?> CacheDir { get; } = new("--cache-dir") { Description = "With a budget: where decompositions and measured sensitivities are cached (default .cache/onnx-factorize).", HelpName = "dir" };
+    public Option<string?> CacheDir { get; } = new("--cache-dir") { Description = "With a budget: where decompositions and measured sensitivities are cached (default: onnx-factorize in $XDG_CACHE_HOME, ~/.cache or %LOCALAPPDATA%).", HelpName = "dir" };
 
     public Option<bool> NoCache { get; } = new("--no-cache") { Description = "With a budget: neither read nor write the cache." };
 
@@ -96,7 +106,7 @@ internal sealed class CliOptions
     /// <summary>Options of budget mode on optimize (besides the budget itself).</summary>
     public IEnumerable<Option> BudgetSet => [MaxError, Target, CalibrationSamples, CacheDir, NoCache, NoLatencyGuard];
 
-    public IEnumerable<Option> ValidationSet => [Inputs, Labels, Dim, Runs, Threads, MaxRelError, MaxAbsError, MinCosine, MinTop1Agreement, MaxAccuracyDrop, MinSpeedup, Report, Html];
+    public IEnumerable<Option> ValidationSet => [Inputs, Labels, Dim, Samples, InputValue, InputRange, Task, NoDefaultThresholds, Runs, Threads, MaxRelError, MaxAbsError, MinCosine, MinTop1Agreement, MaxAccuracyDrop, MinSpeedup, Report, Html];
 
     /// <summary>Builds and validates the factorization options; throws <see cref="OnnxFactorizeException"/> naming the bad value.</summary>
     public FactorizeOptions ToFactorizeOptions(ParseResult result)
@@ -153,8 +163,19 @@ internal sealed class CliOptions
                 LabelsPath = result.GetValue(Labels),
                 Dims = InputOptions.ParseDims(result.GetValue(Dim) ?? []),
                 Seed = result.GetValue(Seed),
+                RandomSamples = result.GetValue(Samples) ?? new InputOptions().RandomSamples,
+                Values = InputOptions.ParseValues(result.GetValue(InputValue) ?? []),
+                IntRanges = InputOptions.ParseRanges(result.GetValue(InputRange) ?? []),
             },
             Latency = latency,
+            DefaultThresholds = !result.GetValue(NoDefaultThresholds),
+            Task = (result.GetValue(Task) ?? "auto") switch
+            {
+                "auto" => OutputTask.Auto,
+                "classify" => OutputTask.Classify,
+                "other" => OutputTask.Other,
+                var other => throw new OnnxFactorizeException($"--task '{other}' is unknown; use auto, classify or other."),
+            },
             Thresholds = new ValidationThresholds
             {
                 MaxRelL2Error = result.GetValue(MaxRelError),
@@ -174,7 +195,7 @@ internal sealed class CliOptions
     /// budget's calibration.</summary>
     public string? FirstValidationOptionGiven(ParseResult result, bool budgetMode, bool dataAware = false)
     {
-        Option[] alsoBudget = [Inputs, Labels];
+        Option[] alsoBudget = [Inputs, Labels, InputValue, InputRange];
         return ValidationSet
             .Where(o => o != Dim && o != Report && o != MaxAccuracyDrop && o != MinTop1Agreement && !(budgetMode && alsoBudget.Contains(o)) && !(dataAware && o == Inputs))
             .FirstOrDefault(o => result.GetResult(o) is { Implicit: false })?.Name;
@@ -225,9 +246,11 @@ internal sealed class CliOptions
                 Dims = InputOptions.ParseDims(result.GetValue(Dim) ?? []),
                 Seed = result.GetValue(Seed),
                 RandomSamples = result.GetValue(CalibrationSamples) ?? 4,
+                Values = InputOptions.ParseValues(result.GetValue(InputValue) ?? []),
+                IntRanges = InputOptions.ParseRanges(result.GetValue(InputRange) ?? []),
             },
             LatencyGuard = !result.GetValue(NoLatencyGuard),
-            CacheDirectory = result.GetValue(NoCache) ? null : result.GetValue(CacheDir) ?? BudgetOptions.DefaultCacheDirectory,
+            CacheDirectory = result.GetValue(NoCache) ? null : result.GetValue(CacheDir) ?? CacheLocation.Default,
         };
         return options.Validate();
     }
@@ -257,7 +280,28 @@ internal sealed class CliOptions
 
         try
         {
-            return new Regex(pattern, RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+            // Linear-time matching, so no pattern (e.g. '^(a+)+$') can backtrack catastrophically; patterns it cannot run
+            // (backreferences, lookarounds) fall back to the backtracking engine with a time bound.
+            return new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.NonBacktracking, RegexTimeout);
+        }
+        catch (NotSupportedException)
+        {
+            return ToBacktrackingRegex(pattern, option);
+        }
+        catch (ArgumentException e)
+        {
+            throw new OnnxFactorizeException(string.Create(CultureInfo.InvariantCulture, $"{option} '{pattern}' is not a valid regular expression ({e.Message.Split('\n')[0].Trim()})."));
+        }
+    }
+
+    /// <summary>Longest a --only/--exclude match may take on one node name; beyond it the run stops with exit 2.</summary>
+    public static readonly TimeSpan RegexTimeout = TimeSpan.FromSeconds(1);
+
+    private static Regex ToBacktrackingRegex(string pattern, string option)
+    {
+        try
+        {
+            return new Regex(pattern, RegexOptions.CultureInvariant, RegexTimeout);
         }
         catch (ArgumentException e)
         {

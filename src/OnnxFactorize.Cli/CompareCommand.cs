@@ -1,5 +1,5 @@
 using System.CommandLine;
-using OnnxFactorize.Optimization;
+using OnnxFactorize.Onnx;
 using OnnxFactorize.Reports;
 using OnnxFactorize.Validation;
 
@@ -13,33 +13,25 @@ internal static class CompareCommand
         var a = parsed.GetRequiredValue<string>("a");
         var b = parsed.GetRequiredValue<string>("b");
         var options = o.ToValidationOptions(parsed);
-        foreach (var path in new[] { a, b })
-        {
-            if (Directory.Exists(path))
-            {
-                throw new OnnxFactorizeException($"{path}: is a folder; give the path of an .onnx file.");
-            }
+        (string, string?)[] reads = [("model", a), ("model", b), ("--inputs", parsed.GetValue(o.Inputs)), ("--labels", parsed.GetValue(o.Labels))];
+        (string, string?)[] writes = [("--report", parsed.GetValue(o.Report)), ("--html", parsed.GetValue(o.Html))];
+        OutputPaths.CheckAll(reads, writes);
 
-            if (!File.Exists(path))
-            {
-                throw new OnnxFactorizeException($"{path}: file not found; check the model path.");
-            }
-        }
+        // Loading checks each model's structure and finds the external-data files it reads.
+        OutputPaths.CheckAll(reads, writes, OnnxModel.Load(a), OnnxModel.Load(b));
 
         var (json, html) = (parsed.GetValue(o.Report), parsed.GetValue(o.Html));
-        FilePaths.RefuseOverlaps([("reference model", a), ("candidate model", b)],
-            [.. (json is null ? [] : new[] { ("JSON report", json) }), .. (html is null ? [] : new[] { ("HTML report", html) })]);
-        var result = output.WithValidationProgress("Validating in ONNX Runtime", progress => ModelValidator.Compare(a, b, options, null, progress, cancellationToken));
+        var result = output.WithValidationProgress("Validating in ONNX Runtime", progress => ModelValidator.Compare(a, b, options, progress, cancellationToken));
         cancellationToken.ThrowIfCancellationRequested();
         if (json is not null)
         {
-            FilePaths.EnsureFolder(json);
+            OutputPaths.EnsureFolder(json);
             JsonReport.WriteFile(result, json);
         }
 
         if (html is not null)
         {
-            FilePaths.EnsureFolder(html);
+            OutputPaths.EnsureFolder(html);
             HtmlReport.WriteFile(result, html);
         }
 

@@ -60,7 +60,7 @@ internal static class OptimizeCommand
         }
 
         output.Line(report.Summary());
-        return ReportWriter.Finish(report.Validation, request.JsonReportPath, request.HtmlReportPath, output);
+        return ReportWriter.Finish(report.Validation, request.JsonReportPath, request.HtmlReportPath, output, report.Factorization.Decisions);
     }
 
     /// <summary>Per node: the ladder measured (rank: output error), the rank chosen and why.</summary>

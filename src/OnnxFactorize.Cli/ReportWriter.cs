@@ -1,3 +1,4 @@
+using OnnxFactorize.Passes;
 using OnnxFactorize.Reports;
 using OnnxFactorize.Validation;
 
@@ -6,16 +7,17 @@ namespace OnnxFactorize.Cli;
 /// <summary>Shows a validation result, names the report files written and maps pass/fail to the exit code.</summary>
 internal static class ReportWriter
 {
-    public static int Finish(ValidationResult result, string? jsonPath, string? htmlPath, CliOutput output)
+    public static int Finish(ValidationResult result, string? jsonPath, string? htmlPath, CliOutput output, IReadOnlyList<FactorizationDecision>? decisions = null)
     {
         if (!output.Quiet)
         {
-            ConsoleReport.Render(result, output.Console);
+            ConsoleReport.Render(result, output.Console, decisions);
         }
 
         ListFiles(jsonPath, htmlPath, output);
-        var verdict = result.Passed
-            ? $"validation passed ({result.SampleCount} sample(s), {result.Outputs.Count} output(s))"
+        var verdict = !result.Checked ? $"validation: no thresholds set, nothing was checked ({result.SampleCount} sample(s), {result.Outputs.Count} output(s))"
+            : result.Passed
+            ? $"validation passed ({result.SampleCount} sample(s), {result.Outputs.Count} output(s); {result.Thresholds.Describe()})"
             : $"validation FAILED: {string.Join("; ", result.Failures.Select(f => f.Message))}";
         if (output.Quiet)
         {

@@ -35,6 +35,7 @@ public sealed class BadInputTests : IDisposable
         { "method 'qr' is unknown", ["optimize", "{mlp}", "-o", "{out}", "--method", "qr"] },
         { "op 'Add' is not supported", ["optimize", "{mlp}", "-o", "{out}", "--op", "Gemm,Add"] },
         { "--only '(' is not a valid regular expression", ["optimize", "{mlp}", "-o", "{out}", "--only", "("] },
+        { "--html only applies with --validate", ["optimize", "{mlp}", "-o", "{out}", "--html", "{dir}/r.html"] },
         { "Dim binding 'batch' is not name=value", ["optimize", "{mlp}", "-o", "{out}", "--validate", "--dim", "batch"] },
         { "Threshold minCosine is 2", ["compare", "{mlp}", "{mlp}", "--min-cosine", "2"] },
         { "Unbound dims: 'batch'", ["compare", "{mlp}", "{mlp}"] },
@@ -43,8 +44,8 @@ public sealed class BadInputTests : IDisposable
         { "is a folder", ["optimize", "{dir}", "-o", "{out}"] },
         { "is a folder", ["analyze", "{dir}"] },
         { "is a folder", ["compare", "{dir}", "{mlp}"] },
-        { "is the input model itself", ["optimize", "{mlp}", "-o", "{mlp}"] },
-        { "is the input model itself", ["optimize", "{mlp}", "-o", "{mlpOtherSpelling}"] },
+        { "is the same file as the input model", ["optimize", "{mlp}", "-o", "{mlp}"] },
+        { "is the same file as the input model", ["optimize", "{mlp}", "-o", "{mlpOtherSpelling}"] },
         { "a-file", ["optimize", "{mlp}", "-o", "{dir}/a-file/sub/out.onnx"] },
         { "Input path", ["compare", "{mlp}", "{mlp}", "--dim", "batch=1", "--inputs", "{dir}/no-inputs"] },
     };

@@ -22,7 +22,8 @@ public static class CliProcess
 
     public static CliRun Run(params string[] args) => RunExecutable("dotnet", [ToolDll, .. args]);
 
-    public static CliRun RunExecutable(string fileName, IEnumerable<string> args, string? workingDirectory = null, TimeSpan? timeout = null)
+    public static CliRun RunExecutable(string fileName, IEnumerable<string> args, string? workingDirectory = null, TimeSpan? timeout = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(fileName)
         {
@@ -39,6 +40,10 @@ public static class CliProcess
 
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         info.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
         using var process = Process.Start(info)!;
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();

@@ -99,6 +99,22 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public void Optimize_without_validate_writes_a_json_report_of_the_decisions()
+    {
+        var json = _dir.File("plain/report.json");
+        var run = CliProcess.Run("optimize", CliProcess.TestModel("mlp_gemm.onnx"), "-o", _dir.File("plain.onnx"), "--rank-ratio", "0.25", "--report", json);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var root = doc.RootElement;
+        Assert.False(root.GetProperty("validated").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("passed").ValueKind);
+        var summary = root.GetProperty("summary");
+        Assert.True(summary.GetProperty("nodesFactorized").GetInt32() > 0);
+        Assert.Equal(root.GetProperty("nodes").GetArrayLength(), summary.GetProperty("nodeCount").GetInt32());
+        Assert.Contains("node(s) factorized (ratio 0.25)", summary.GetProperty("text").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Optimize_with_validate_passes_and_writes_json_and_html_reports()
     {
         var output = _dir.File("v.onnx");

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using OnnxFactorize.Decomposition;
+using OnnxFactorize.Runtime;
 
 namespace OnnxFactorize.Benchmarks;
 

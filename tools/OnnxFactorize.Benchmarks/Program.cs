@@ -7,6 +7,16 @@ if (args.Length > 0 && args[0] == "svd-compare")
     return SvdCompare.Run(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "tucker-compare")
+{
+    return TuckerCompare.Run(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "tucker-profile")
+{
+    return TuckerProfile.Run(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "budget-table")
 {
     return BudgetBench.Table(args[1..]);

@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using OnnxFactorize.Decomposition;
+using OnnxFactorize.Runtime;
 
 namespace OnnxFactorize.Benchmarks;
 

@@ -123,7 +123,7 @@ public static class ModelAnalyzer
                 Flops = decision.FlopsBefore,
                 EnergyRanks = energyRanks,
                 SuggestedRank = factorized ? decision.Rank : 0,
-                BreakEvenRank = decision.BreakEvenRank > 0 || decision.WeightShape.Count != 2
+                BreakEvenRank = decision.BreakEvenRank > 0 || decision.WeightShape.Count != 2 || decision.WeightShape.Any(d => d < 1)
                     ? decision.BreakEvenRank
                     : RankSelection.BreakEvenRank((int)decision.WeightShape[0], (int)decision.WeightShape[1]),
                 WouldFactorize = factorized,

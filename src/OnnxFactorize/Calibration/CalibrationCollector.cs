@@ -5,6 +5,7 @@ using OnnxFactorize.Graph;
 using OnnxFactorize.Onnx;
 using OnnxFactorize.Validation;
 using TensorData = OnnxFactorize.Validation.TensorData;
+using OnnxFactorize.Runtime;
 
 namespace OnnxFactorize.Calibration;
 
@@ -115,17 +116,8 @@ public static class CalibrationCollector
         return [.. sinks.Select(s => s.Result())];
     }
 
-    private static InferenceSession Open(byte[] model, SessionOptions options, string name)
-    {
-        try
-        {
-            return new InferenceSession(model, options);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new OnnxFactorizeException($"{name}: ONNX Runtime cannot load the model with the calibration outputs added ({ModelCost.FirstLine(e.Message)}).", e);
-        }
-    }
+    private static InferenceSession Open(byte[] model, SessionOptions options, string name) =>
+        OrtSessions.Open(model, options, name, "with the calibration outputs added");
 
     // Splits every input along axis 0 into chunks of batchSize rows when that axis is dynamic and all inputs agree on it.
     private static IEnumerable<IReadOnlyList<TensorData>> Batches(IReadOnlyList<TensorData> bound, IReadOnlyList<ModelInput> inputs, int batchSize)

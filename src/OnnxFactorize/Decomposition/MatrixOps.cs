@@ -20,10 +20,14 @@ public static class MatrixOps
     // Below this many multiply-adds a parallel loop costs more than it saves.
     private const long ParallelThreshold = 1L << 21;
 
-    // From this many multiply-adds on, a product runs on ONNX Runtime's MLAS SGEMM (OrtGemm) when it is available. The
+    // From this many multiply-adds on, a product runs on ONNX Runtime's MLAS SGEMM (the registered Backend) when it is available. The
     // gemm probe on a 2-core AVX-512 EPYC (MLAS runs AVX-512 kernels there, this one AVX2) put the crossover between 32·64·32 (managed faster: ~45 vs 30 GFLOP/s, a session
     // run costs a few µs) and 64·64·64 (MLAS faster); from 1M multiply-adds on MLAS is 1.5–4× faster.
     internal const long OrtThreshold = 1L << 17;
+
+    /// <summary>The fast product for large matrices (MLAS through ONNX Runtime, registered by <c>Runtime.OrtGemm</c>); null
+    /// leaves every product on the managed kernel.</summary>
+    internal static IGemmBackend? Backend { get; set; }
 
     /// <summary>C (m×n) = op(A) (m×k) · op(B) (k×n), all row-major; op transposes when asked (A stored k×m, B stored n×k).</summary>
     public static void Gemm(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> b, int n, Span<float> c, bool transA = false, bool transB = false)
@@ -78,7 +82,8 @@ public static class MatrixOps
         }
 
         if (k > 0 && (long)m * n * k >= OrtThreshold
-            && OrtGemm.TryGemm(a, m, k, b, n, c, transA, transB, maxDegreeOfParallelism <= 0 ? Environment.ProcessorCount : maxDegreeOfParallelism))
+            && Backend is { } backend
+            && backend.TryGemm(a, m, k, b, n, c, transA, transB, maxDegreeOfParallelism <= 0 ? Environment.ProcessorCount : maxDegreeOfParallelism))
         {
             return;
         }
@@ -86,7 +91,7 @@ public static class MatrixOps
         ManagedGemm(a, m, k, b, n, c, transA, transB, maxDegreeOfParallelism);
     }
 
-    /// <summary>The managed AVX2 kernel alone (the fallback of <see cref="OrtGemm"/>): C = op(A)·op(B), C overwritten.</summary>
+    /// <summary>The managed AVX2 kernel alone (the fallback of the <see cref="Backend"/>): C = op(A)·op(B), C overwritten.</summary>
     internal static void ManagedGemm(float[] a, int m, int k, float[] b, int n, float[] c, bool transA, bool transB, int maxDegreeOfParallelism)
     {
         Array.Clear(c, 0, m * n);
@@ -393,5 +398,24 @@ public static class MatrixOps
         }
 
         return s;
+    }
+
+    /// <summary>y += a·x, vectorized, in double.</summary>
+    internal static void Axpy(double a, ReadOnlySpan<double> x, Span<double> y)
+    {
+        ref var xr = ref MemoryMarshal.GetReference(x);
+        ref var yr = ref MemoryMarshal.GetReference(y);
+        var len = x.Length;
+        var av = Vector256.Create(a);
+        var p = 0;
+        for (; p + 4 <= len; p += 4)
+        {
+            Vector256.MultiplyAddEstimate(av, Vector256.LoadUnsafe(ref xr, (nuint)p), Vector256.LoadUnsafe(ref yr, (nuint)p)).StoreUnsafe(ref yr, (nuint)p);
+        }
+
+        for (; p < len; p++)
+        {
+            y[p] += a * x[p];
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace OnnxFactorize.Decomposition;
@@ -117,6 +118,7 @@ internal static class Orthonormalizer
     // Cholesky of the column-scaled Gram D⁻¹GD⁻¹ = RᵀR with deflation; writes D⁻¹R⁻¹ to transform so that Q = Y·transform,
     // and R·D to factor so that Y ≈ Q·factor (a dependent column keeps its projections and gets a zero diagonal).
     // Returns the largest off-diagonal |entry| of the scaled Gram and the dependent columns.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (double Deviation, List<int> Dependent) Factor(float[] gram, int l, float[] transform, double[] factor)
     {
         Array.Clear(factor, 0, l * l);
@@ -181,22 +183,22 @@ internal static class Orthonormalizer
             }
         }
 
-        // transform = D⁻¹ R⁻¹; R⁻¹ is upper triangular, built column by column (row j of invT = column j of R⁻¹).
+        // transform = D⁻¹ R⁻¹; R⁻¹ is upper triangular, built column by column (row j of invT = column j of R⁻¹) by back
+        // substitution in axpy form: once R⁻¹[p,j] is final, column p of R (row p of rt, contiguous) updates the rows above.
         var invT = new double[l * l];
+        var acc = new double[l];
         for (var j = 0; j < l; j++)
         {
             var col = invT.AsSpan(j * l, l);
-            col[j] = 1.0 / rt[j * l + j];
-            for (var i = j - 1; i >= 0; i--)
+            Array.Clear(acc, 0, j + 1);
+            for (var p = j; p >= 0; p--)
             {
-                // Σ_{p=i+1..j} R[i,p]·R⁻¹[p,j]; R[i,p] = rt[p, i] is strided, so gather it once per i.
-                var acc = 0.0;
-                for (var p = i + 1; p <= j; p++)
+                var x = ((p == j ? 1.0 : 0.0) - acc[p]) / rt[p * l + p];
+                col[p] = x;
+                if (x != 0 && p > 0)
                 {
-                    acc += rt[p * l + i] * col[p];
+                    MatrixOps.Axpy(x, rt.AsSpan(p * l, p), acc.AsSpan(0, p));
                 }
-
-                col[i] = -acc / rt[i * l + i];
             }
         }
 

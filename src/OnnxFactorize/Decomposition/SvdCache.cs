@@ -117,10 +117,10 @@ public sealed class SvdCache
             return;
         }
 
-        System.IO.Directory.CreateDirectory(Directory!);
-        var temp = path + $".{Environment.ProcessId}.tmp";
-        using (var writer = new BinaryWriter(File.Create(temp)))
+        // Atomic, with a temp name a later run sweeps if this process is killed mid-write.
+        TempFiles.WriteAtomic(path, stream =>
         {
+            using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
             writer.Write(FormatVersion);
             writer.Write(result.Rows);
             writer.Write(result.Cols);
@@ -133,9 +133,7 @@ public sealed class SvdCache
 
             writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(result.U.AsSpan()));
             writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(result.Vt.AsSpan()));
-        }
-
-        File.Move(temp, path, overwrite: true);
+        });
     }
 
     private static float[] ReadFloats(BinaryReader reader, int count)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace OnnxFactorize.Decomposition;
@@ -34,7 +35,25 @@ internal static class SymmetricEigen
         return (values, vectors);
     }
 
-    private static void Tred2(double[] w, int n, double[] d, double[] e, CancellationToken cancellationToken)
+    /// <summary>Eigenvalues alone of the symmetric n×n matrix a (row-major, only read), in descending order: the same
+    /// reduction without accumulating the transformations or rotating eigenvectors (about 4n³/3 flops instead of 9n³).</summary>
+    public static double[] Values(ReadOnlySpan<double> a, int n, CancellationToken cancellationToken)
+    {
+        var w = a[..(n * n)].ToArray();
+        var d = new double[n];
+        var e = new double[n];
+        if (n > 0)
+        {
+            Tred2(w, n, d, e, cancellationToken, vectors: false);
+            Tql2(w, n, d, e, cancellationToken, vectors: false);
+        }
+
+        Array.Sort(d, (x, y) => y.CompareTo(x));
+        return d;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tred2(double[] w, int n, double[] d, double[] e, CancellationToken cancellationToken, bool vectors = true)
     {
         for (var j = 0; j < n; j++)
         {
@@ -87,10 +106,11 @@ internal static class SymmetricEigen
                     w[i * n + j] = f;
                     g = e[j] + w[j * n + j] * f;
                     var col = j * n;
-                    for (var k = j + 1; k <= i - 1; k++)
+                    if (i - 1 > j)
                     {
-                        g += w[col + k] * d[k];
-                        e[k] += w[col + k] * f;
+                        var row = w.AsSpan(col + j + 1, i - 1 - j);
+                        g += MatrixOps.Dot(row, d.AsSpan(j + 1, i - 1 - j));
+                        MatrixOps.Axpy(f, row, e.AsSpan(j + 1, i - 1 - j));
                     }
 
                     e[j] = g;
@@ -114,10 +134,9 @@ internal static class SymmetricEigen
                     f = d[j];
                     g = e[j];
                     var col = j * n;
-                    for (var k = j; k <= i - 1; k++)
-                    {
-                        w[col + k] -= f * e[k] + g * d[k];
-                    }
+                    var row = w.AsSpan(col + j, i - j);
+                    MatrixOps.Axpy(-f, e.AsSpan(j, i - j), row);
+                    MatrixOps.Axpy(-g, d.AsSpan(j, i - j), row);
 
                     d[j] = w[col + i - 1];
                     w[col + i] = 0.0;
@@ -125,6 +144,18 @@ internal static class SymmetricEigen
             }
 
             d[i] = h;
+        }
+
+        if (!vectors)
+        {
+            // The reduction leaves the tridiagonal's diagonal on the diagonal of w (the accumulation below saves it there).
+            for (var j = 0; j < n; j++)
+            {
+                d[j] = w[j * n + j];
+            }
+
+            e[0] = 0.0;
+            return;
         }
 
         // Accumulate the transformations.
@@ -145,11 +176,7 @@ internal static class SymmetricEigen
                 for (var j = 0; j <= i; j++)
                 {
                     var g = MatrixOps.Dot(w.AsSpan(next, i + 1), w.AsSpan(j * n, i + 1));
-                    var col = j * n;
-                    for (var k = 0; k <= i; k++)
-                    {
-                        w[col + k] -= g * d[k];
-                    }
+                    MatrixOps.Axpy(-g, d.AsSpan(0, i + 1), w.AsSpan(j * n, i + 1));
                 }
             }
 
@@ -169,7 +196,8 @@ internal static class SymmetricEigen
         e[0] = 0.0;
     }
 
-    private static void Tql2(double[] w, int n, double[] d, double[] e, CancellationToken cancellationToken)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tql2(double[] w, int n, double[] d, double[] e, CancellationToken cancellationToken, bool vectors = true)
     {
         for (var i = 1; i < n; i++)
         {
@@ -243,7 +271,10 @@ internal static class SymmetricEigen
                         c = p / r;
                         p = c * d[i] - s * g;
                         d[i + 1] = h + s * (c * g + s * d[i]);
-                        Rotate(w.AsSpan(i * n, n), w.AsSpan((i + 1) * n, n), c, s);
+                        if (vectors)
+                        {
+                            Rotate(w.AsSpan(i * n, n), w.AsSpan((i + 1) * n, n), c, s);
+                        }
                     }
 
                     p = -s * s2 * c3 * el1 * e[l] / dl1;

@@ -60,7 +60,7 @@ public sealed class ModelGraph
     {
         var proto = _template.Clone();
         proto.Graph = Main.Export();
-        return OnnxModel.FromProto(proto, Source.Name, Source.BaseDirectory);
+        return OnnxModel.FromProto(proto, Source.Name, Source.BaseDirectory, Source.SourcePath);
     }
 
     /// <summary>The version of <paramref name="domain"/>'s operator set the model imports ("" = default ONNX domain), or 0.</summary>

@@ -90,7 +90,7 @@ public static class ExternalData
         }
 
         var root = Path.GetFullPath(baseDirectory);
-        var rootReal = RealPath(root);
+        var rootReal = OutputPaths.RealPath(root);
         var full = Path.GetFullPath(Path.Combine(root, location));
         if (!IsWithin(full, root))
         {
@@ -102,33 +102,18 @@ public static class ExternalData
             throw new OnnxFactorizeException($"{modelName}: external data file '{location}' of tensor '{tensorName}' is missing; copy it next to the model.");
         }
 
-        var real = RealPath(full);
+        if (OutputPaths.NonRegularKind(full) is { } kind)
+        {
+            throw new OnnxFactorizeException($"{modelName}: external data '{location}' of tensor '{tensorName}' is {kind}, not a regular file; point it at a data file.");
+        }
+
+        var real = OutputPaths.RealPath(full);
         if (!IsWithin(real, rootReal))
         {
             throw new OnnxFactorizeException($"{modelName}: external data '{location}' of tensor '{tensorName}' is a link to '{real}', outside the model's folder; copy the file into the folder instead.");
         }
 
         return full;
-    }
-
-    /// <summary>Follows symbolic links along the whole path, component by component.</summary>
-    private static string RealPath(string path)
-    {
-        var full = Path.GetFullPath(path);
-        var root = Path.GetPathRoot(full) ?? "/";
-        var current = root;
-        foreach (var part in full[root.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries))
-        {
-            current = Path.Combine(current, part);
-            FileSystemInfo info = Directory.Exists(current) ? new DirectoryInfo(current) : new FileInfo(current);
-            var target = info.Exists ? info.ResolveLinkTarget(returnFinalTarget: true) : null;
-            if (target is not null)
-            {
-                current = Path.GetFullPath(target.FullName);
-            }
-        }
-
-        return current;
     }
 
     private static bool IsWithin(string path, string folder)

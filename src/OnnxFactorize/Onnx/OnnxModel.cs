@@ -51,9 +51,10 @@ public sealed class OnnxModel
     /// <summary>Full path of the file the model came from, or null.</summary>
     public string? SourcePath { get; }
 
-    /// <summary>Wraps a model built in memory.</summary>
-    public static OnnxModel FromProto(ModelProto proto, string name = "<memory>", string? baseDirectory = null) =>
-        new(proto ?? throw new ArgumentNullException(nameof(proto)), baseDirectory, name, null);
+    /// <summary>Wraps a model built in memory; <paramref name="sourcePath"/> is the file it was derived from, which
+    /// <see cref="Save(string, SaveOptions?)"/> then refuses to overwrite.</summary>
+    public static OnnxModel FromProto(ModelProto proto, string name = "<memory>", string? baseDirectory = null, string? sourcePath = null) =>
+        new(proto ?? throw new ArgumentNullException(nameof(proto)), baseDirectory, name, sourcePath);
 
     /// <summary>A one-node model built from <paramref name="node"/> of <paramref name="source"/> (same IR version and opset
     /// imports), renamed <paramref name="name"/>: <paramref name="constants"/> become initializers, <paramref name="inputs"/>
@@ -94,6 +95,8 @@ public sealed class OnnxModel
             throw new OnnxFactorizeException($"{path}: file not found; check the model path.");
         }
 
+        // Before opening: a FIFO blocks open() forever and a device (/dev/zero) never ends.
+        OutputPaths.RequireRegularFile(path, "the model");
         byte[] bytes;
         try
         {
@@ -115,7 +118,9 @@ public sealed class OnnxModel
         }
 
         var full = Path.GetFullPath(path);
-        return new OnnxModel(Parse(bytes, path), Path.GetDirectoryName(full), path, full);
+        var proto = Parse(bytes, path);
+        ModelCheck.Validate(proto, path);
+        return new OnnxModel(proto, Path.GetDirectoryName(full), path, full);
     }
 
     /// <summary>Loads a model from a stream; <paramref name="baseDirectory"/> is where its external data lives, if any.</summary>
@@ -124,7 +129,9 @@ public sealed class OnnxModel
         ArgumentNullException.ThrowIfNull(stream);
         using var buffer = new MemoryStream();
         stream.CopyTo(buffer);
-        return new OnnxModel(Parse(buffer.ToArray(), name), baseDirectory is null ? null : Path.GetFullPath(baseDirectory), name, null);
+        var proto = Parse(buffer.ToArray(), name);
+        ModelCheck.Validate(proto, name);
+        return new OnnxModel(proto, baseDirectory is null ? null : Path.GetFullPath(baseDirectory), name, null);
     }
 
     /// <summary>Parses model bytes, turning every protobuf failure into a one-line message.</summary>
@@ -184,8 +191,11 @@ public sealed class OnnxModel
         return stream.ToArray();
     }
 
-    /// <summary>Saves atomically: the model (and its data file, if any) are written to temporary files in the target folder,
-    /// then renamed over the targets, so a failure or cancellation never leaves a partial file. Creates the folder.</summary>
+    /// <summary>Saves atomically, model and external data as one unit: the data file (always <c>&lt;output&gt;.data</c>, named
+    /// after the output, never after the input's) and the model are written to temporary files in the target folder, then
+    /// renamed data first; a failure or cancellation removes the temporary files and leaves the previous output in place.
+    /// Refuses an output, or a data file, that is the model's own source or a file its external data lives in (see
+    /// <see cref="OutputPaths"/>). Creates the folder.</summary>
     public void Save(string path, SaveOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -197,17 +207,21 @@ public sealed class OnnxModel
             throw new OnnxFactorizeException($"{path}: is a folder; give a file path for the output model.");
         }
 
+        // Renaming over a device or FIFO would replace it (as root, /dev/null itself).
+        if (OutputPaths.NonRegularKind(full) is { } kind)
+        {
+            throw new OnnxFactorizeException($"{path}: the output is {kind}, not a regular file; write the model to a file path.");
+        }
+
         var copy = Proto.Clone();
         var tensors = ModelTensors.All(copy).ToList();
 
-        // Materialize every external tensor first: the data file we write may replace the one we read from.
+        // Materialize every external tensor first, so nothing is read from a file after writing starts.
         var external = new List<(TensorProto Tensor, byte[] Bytes)>();
-        var dataLocations = new HashSet<string>(StringComparer.Ordinal);
         foreach (var tensor in tensors)
         {
             if (ExternalData.IsExternal(tensor))
             {
-                dataLocations.Add(ExternalData.Entry(tensor, "location") ?? "");
                 external.Add((tensor, ExternalData.ReadBytes(tensor, BaseDirectory, Name)));
             }
         }
@@ -220,6 +234,23 @@ public sealed class OnnxModel
                 ? tensors.Where(t => ExternalData.IsExternal(t) || (EstimatedSize(copy, external) > ProtobufLimit && InlineByteCount(t) >= ExternalData.SizeThreshold)).ToList()
                 : [],
         };
+
+        var dataPath = OutputPaths.DataFileFor(full);
+        var dataName = Path.GetFileName(dataPath);
+        var reads = new List<(string Role, string Path)>();
+        if (SourcePath is not null)
+        {
+            reads.Add(("input model", SourcePath));
+        }
+
+        reads.AddRange(OutputPaths.ReferencedFiles(this).Select(f => ("input's external data", f)));
+        var writes = new List<(string Role, string Path)> { ("output", path) };
+        if (moveOut.Count > 0)
+        {
+            writes.Add(("output's data file", dataPath));
+        }
+
+        OutputPaths.CheckDistinct(reads, writes);
 
         var bytesByTensor = new Dictionary<TensorProto, byte[]>(ReferenceEqualityComparer.Instance);
         foreach (var (tensor, bytes) in external)
@@ -244,23 +275,15 @@ public sealed class OnnxModel
             throw new OnnxFactorizeException($"{path}: cannot create the output folder: {e.Message}", e);
         }
 
-        // Keep the input's data-file name when writing elsewhere (a lossless round trip); next to the input, use our own
-        // name so the input's data file is never overwritten.
-        var dataName = Path.GetFileName(full) + ".data";
-        if (dataLocations.Count == 1 && !dataLocations.First().Contains('/', StringComparison.Ordinal) && dataLocations.First().Length > 0
-            && (BaseDirectory is null || !string.Equals(Path.GetFullPath(BaseDirectory), folder, StringComparison.Ordinal)))
-        {
-            dataName = dataLocations.First();
-        }
-
-        var dataPath = Path.Combine(folder, dataName);
+        TempFiles.SweepStale(folder);
         string? dataTemp = null;
-        var modelTemp = Path.Combine(folder, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        string? dataBackup = null;
+        var modelTemp = TempFiles.NewPath(folder);
         try
         {
             if (moveOut.Count > 0)
             {
-                dataTemp = dataPath + $".{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+                dataTemp = TempFiles.NewPath(folder);
                 using (var data = new FileStream(dataTemp, FileMode.CreateNew, FileAccess.Write))
                 {
                     foreach (var tensor in moveOut)
@@ -283,11 +306,23 @@ public sealed class OnnxModel
 
             if (dataTemp is not null)
             {
+                // Data first, so the new model never points at old data; the old data is kept aside until the model is in place.
+                if (File.Exists(dataPath))
+                {
+                    dataBackup = TempFiles.NewPath(folder);
+                    File.Move(dataPath, dataBackup);
+                }
+
                 File.Move(dataTemp, dataPath, overwrite: true);
                 dataTemp = null;
             }
 
             File.Move(modelTemp, full, overwrite: true);
+            if (dataBackup is not null)
+            {
+                TempFiles.TryDelete(dataBackup);
+                dataBackup = null;
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -295,10 +330,23 @@ public sealed class OnnxModel
         }
         finally
         {
-            TryDelete(modelTemp);
+            TempFiles.TryDelete(modelTemp);
             if (dataTemp is not null)
             {
-                TryDelete(dataTemp);
+                TempFiles.TryDelete(dataTemp);
+            }
+
+            if (dataBackup is not null)
+            {
+                // The model was not replaced: put its data file back.
+                try
+                {
+                    File.Move(dataBackup, dataPath, overwrite: true);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // Left as a temp file; the next write into this folder sweeps it.
+                }
             }
         }
     }
@@ -341,21 +389,6 @@ public sealed class OnnxModel
         if (size > ProtobufLimit)
         {
             throw new OnnxFactorizeException($"{name}: the model's tensors total {size} bytes, over protobuf's 2 GiB limit; save with external data.");
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (IOException)
-        {
-            // Best effort: a leftover temp file is harmless and named as such.
-        }
-        catch (UnauthorizedAccessException)
-        {
         }
     }
 

@@ -11,24 +11,15 @@ namespace OnnxFactorize.Onnx;
 public static class TensorData
 {
     /// <summary>Number of elements: the product of dims (1 for a scalar).</summary>
-    public static long ElementCount(TensorProto tensor)
-    {
-        ArgumentNullException.ThrowIfNull(tensor);
-        long count = 1;
-        foreach (var d in tensor.Dims)
-        {
-            count = checked(count * d);
-        }
-
-        return count;
-    }
+    /// <exception cref="OnnxFactorizeException">A negative dim, or more than <see cref="ModelCheck.MaxElements"/> elements.</exception>
+    public static long ElementCount(TensorProto tensor) => ModelCheck.ElementCount(tensor, "model");
 
     /// <summary>Reads a FLOAT, FLOAT16, BFLOAT16 or DOUBLE tensor as float32 values, row-major.</summary>
     /// <exception cref="OnnxFactorizeException">Another element type, a size that disagrees with the dims, or unreadable external data.</exception>
     public static float[] ReadFloats(TensorProto tensor, string? baseDirectory = null, string modelName = "<model>")
     {
         ArgumentNullException.ThrowIfNull(tensor);
-        var count = ElementCount(tensor);
+        var count = ModelCheck.ElementCount(tensor, modelName);
         if (!ElementType.IsFactorizable(tensor.DataType))
         {
             throw new OnnxFactorizeException($"{modelName}: tensor '{tensor.Name}' has element type {ElementType.Name(tensor.DataType)}, which is not factorizable (FLOAT, FLOAT16, BFLOAT16, DOUBLE are).");
@@ -39,7 +30,6 @@ public static class TensorData
             throw new OnnxFactorizeException($"{modelName}: tensor '{tensor.Name}' is a segment of a larger tensor, which is not supported.");
         }
 
-        var values = new float[count];
         var type = (TensorProto.Types.DataType)tensor.DataType;
         ReadOnlySpan<byte> raw = ExternalData.IsExternal(tensor) ? ExternalData.ReadBytes(tensor, baseDirectory, modelName)
             : tensor.HasRawData ? tensor.RawData.Span : default;
@@ -52,6 +42,8 @@ public static class TensorData
                 throw new OnnxFactorizeException($"{modelName}: tensor '{tensor.Name}' holds {raw.Length} bytes but its dims need {count * size}; the model is corrupt.");
             }
 
+            // Sizes agree with the bytes present, so this allocation is bounded by what was read.
+            var values = new float[count];
             for (var i = 0; i < count; i++)
             {
                 values[i] = type switch
@@ -78,9 +70,10 @@ public static class TensorData
             throw new OnnxFactorizeException($"{modelName}: tensor '{tensor.Name}' holds {typedCount} values but its dims need {count}; the model is corrupt.");
         }
 
+        var typedValues = new float[count];
         for (var i = 0; i < count; i++)
         {
-            values[i] = type switch
+            typedValues[i] = type switch
             {
                 TensorProto.Types.DataType.Float => tensor.FloatData[i],
                 TensorProto.Types.DataType.Double => (float)tensor.DoubleData[i],
@@ -89,7 +82,7 @@ public static class TensorData
             };
         }
 
-        return values;
+        return typedValues;
     }
 
     /// <summary>Creates a tensor holding <paramref name="values"/> converted to <paramref name="dataType"/> (FLOAT, FLOAT16,

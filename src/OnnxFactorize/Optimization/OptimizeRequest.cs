@@ -43,20 +43,41 @@ public sealed record OptimizeRequest
     /// <summary>Where the HTML report is written (needs <see cref="Validation"/>); null for none.</summary>
     public string? HtmlReportPath { get; init; }
 
-    /// <summary>The validation options actually used: the given ones, with the budget's limit as the relative-L2 threshold
-    /// when the budget is a relative-L2 error and no such threshold was given.</summary>
+    /// <summary>The validation options actually used: with a budget, validation runs on held-out samples (a different seed,
+    /// at least as many as calibration) and checks the budget's limit as the relative-L2 threshold when the budget is a
+    /// relative-L2 error and no such threshold was given.</summary>
     public ValidationOptions? EffectiveValidation
     {
         get
         {
-            if (Validation is null || Budget?.MaxError is not { } maxError || Validation.Thresholds.MaxRelL2Error is not null)
+            if (Validation is not { } validation || Budget is not { } budget)
             {
                 return Validation;
             }
 
-            return Validation with { Thresholds = Validation.Thresholds with { MaxRelL2Error = maxError } };
+            validation = validation with { Inputs = validation.Inputs.HeldOutFrom(budget.Inputs) };
+            if (budget.MaxError is not { } maxError || validation.Thresholds.MaxRelL2Error is not null)
+            {
+                return validation;
+            }
+
+            return validation with { Thresholds = validation.Thresholds with { MaxRelL2Error = maxError } };
         }
     }
+
+    /// <summary>What the run reads, by the role the user knows it by.</summary>
+    internal (string Role, string? Path)[] Reads =>
+    [
+        ("input model", ModelPath), ("--inputs", Validation?.Inputs.Path), ("--labels", Validation?.Inputs.LabelsPath),
+        ("--inputs", Budget?.Inputs.Path), ("--labels", Budget?.Inputs.LabelsPath), ("--inputs", CalibrationInputs),
+    ];
+
+    /// <summary>What the run writes, by the role the user knows it by.</summary>
+    internal (string Role, string? Path)[] Writes =>
+    [
+        ("output", OutputPath), ("output's data file", OutputPath is null ? null : OutputPaths.DataFileFor(OutputPath)),
+        ("--report", JsonReportPath), ("--html", HtmlReportPath), ("--cache-dir", Budget?.CacheDirectory),
+    ];
 
     /// <summary>Checks the options and the rules between them; throws <see cref="OnnxFactorizeException"/> with one line
     /// naming the bad value or path. Returns this request.</summary>
@@ -97,29 +118,7 @@ public sealed record OptimizeRequest
             throw new OnnxFactorizeException($"calibration inputs '{CalibrationInputs}' are only read by data-aware factorization; set data-aware to whiten, or drop them.");
         }
 
-        var written = new List<(string What, string Path)>();
-        if (OutputPath is not null)
-        {
-            written.Add(("output", OutputPath));
-        }
-
-        if (JsonReportPath is not null)
-        {
-            written.Add(("JSON report", JsonReportPath));
-        }
-
-        if (HtmlReportPath is not null)
-        {
-            written.Add(("HTML report", HtmlReportPath));
-        }
-
-        FilePaths.RefuseOverlaps(
-            [
-                ("input model", ModelPath),
-                .. (Validation?.Inputs.Path is { } inputs ? [("inputs", inputs)] : Array.Empty<(string, string)>()),
-                .. (CalibrationInputs is { } calibration ? [("calibration inputs", calibration)] : Array.Empty<(string, string)>()),
-            ],
-            written);
+        OutputPaths.CheckAll(Reads, Writes);
         return this;
     }
 }

@@ -22,6 +22,9 @@ public static class Optimizer
         progress ??= new OptimizeProgress();
         var validation = request.EffectiveValidation;
         var model = OnnxModel.Load(request.ModelPath);
+
+        // The model's external-data files are read too: nothing the run writes may be one of them.
+        OutputPaths.CheckAll(request.Reads, request.Writes, model);
         if (validation is not null)
         {
             // Unbound dims and bad input files are reported before any work, and before anything is written.
@@ -66,8 +69,13 @@ public static class Optimizer
         if (validation is not null)
         {
             progress.PhaseStarted?.Invoke("Validating in ONNX Runtime");
-            validated = ModelValidator.Compare(request.ModelPath, request.OutputPath!, validation, result.Decisions, progress.Validation, cancellationToken);
+            validated = ModelValidator.Compare(request.ModelPath, request.OutputPath!, validation, progress.Validation, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
+            if (plan is { Factorized: true })
+            {
+                // A budget result is re-measured on the validation samples (held out unless the user's own inputs serve both).
+                validated = validated with { HeldOut = plan.Check(validated, heldOut: request.Budget!.Inputs.Path is null) };
+            }
         }
 
         var report = new OptimizeReport
@@ -105,15 +113,15 @@ public static class Optimizer
         ArgumentNullException.ThrowIfNull(report);
         if (jsonPath is not null)
         {
-            FilePaths.EnsureFolder(jsonPath);
+            OutputPaths.EnsureFolder(jsonPath);
             var summary = new ReportSummary(report.ModelPath, report.OutputPath, report.RankChoice, report.ParamsBefore, report.ParamsAfter, report.SummaryText());
             JsonReport.WriteFile(jsonPath, summary, report.Factorization.Decisions, report.Validation, report.Plan);
         }
 
         if (htmlPath is not null && report.Validation is { } validation)
         {
-            FilePaths.EnsureFolder(htmlPath);
-            HtmlReport.WriteFile(validation, htmlPath, report.Plan);
+            OutputPaths.EnsureFolder(htmlPath);
+            HtmlReport.WriteFile(validation, htmlPath, report.Plan, report.Factorization.Decisions);
         }
     }
 

@@ -73,7 +73,7 @@ public sealed class ConvDepthwiseSeparablePass : ConvMethodPass
         }
 
         var positions = g.OutputPositions;
-        var flops = 2L * ci * r * k * positions + 2L * co * ci * r * positions;
+        var flops = FlopModel.Conv((long)ci * r, k, positions) + FlopModel.Conv(co, (long)ci * r, positions);
         reason = $"depthwise: {r} filter(s) per input channel of {full} ({choice.Explanation})";
         return new ConvCandidate("depthwise", r, [r], choice.BreakEvenRank, (long)ci * r * k + (long)co * ci * r, flops,
             RelativeError(subject.Values, approx), aggregate, reason, () => approx, s =>

@@ -193,7 +193,7 @@ internal sealed class ConvSubject : FactorizationCandidate
     public double NormSquared { get; }
 
     /// <summary>2 · C_out · C_in/g · Πk · output positions (bias adds are not counted, on either side).</summary>
-    public override long FlopsBefore => 2L * Geometry.OutChannels * Geometry.InPerGroup * Geometry.KernelSize * Geometry.OutputPositions;
+    public override long FlopsBefore => FlopModel.Conv(Geometry.OutChannels, (long)Geometry.InPerGroup * Geometry.KernelSize, Geometry.OutputPositions);
 
     internal override string ReasonSuffix => Geometry.HasStaticShapes ? "" : " FLOPs are per output position (spatial size unknown).";
 

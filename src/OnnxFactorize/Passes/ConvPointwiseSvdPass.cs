@@ -43,7 +43,7 @@ public sealed class ConvPointwiseSvdPass : ConvMethodPass
         MatrixOps.Gemm(a, rows, r, b, cols, approx);
         var positions = g.OutputPositions;
         reason = $"svd: rank {r} of {Math.Min(rows, cols)} ({choice.Explanation})";
-        return new ConvCandidate("svd", r, [r], choice.BreakEvenRank, (long)r * (rows + cols), 2L * r * (rows + cols) * positions,
+        return new ConvCandidate("svd", r, [r], choice.BreakEvenRank, (long)r * (rows + cols), FlopModel.Conv(r, cols, positions) + FlopModel.Conv(rows, r, positions),
             RelativeError(subject.Values, approx), svd.S, reason, () => approx, s =>
             {
                 // The strides and pads of a 1×1 conv go on the first conv: subsampling early is cheaper, and padded border

@@ -57,7 +57,7 @@ public sealed class ConvSpatialSvdPass : ConvMethodPass
 
         // The first conv keeps the input width (1-wide, unit stride, unpadded along x).
         var middle = g.OutputSpatial is not null && g.InputSpatial is not null ? g.OutputSpatial[0] * g.InputSpatial[1] : g.OutputPositions;
-        var flops = 2L * r * ci * kh * middle + 2L * co * r * kw * g.OutputPositions;
+        var flops = FlopModel.Conv(r, (long)ci * kh, middle) + FlopModel.Conv(co, (long)r * kw, g.OutputPositions);
         reason = $"spatial-svd: rank {r} of {smaller} on the {rows}×{cols} reshaped kernel ({choice.Explanation})";
         return new ConvCandidate("spatial-svd", r, [r], choice.BreakEvenRank, (long)r * (rows + cols), flops, RelativeError(m, approx), svd.S, reason, () =>
         {

@@ -24,7 +24,7 @@ public sealed class ConvTucker2Pass : ConvMethodPass
         var pIn = g.InputSpatial is not null ? g.InputPositions : g.OutputPositions;
         var pOut = g.OutputPositions;
         long Params(long rIn, long rOut) => ci * rIn + rOut * rIn * k + rOut * co;
-        long Flops(long rIn, long rOut) => 2 * (ci * rIn * pIn + rOut * rIn * k * pOut + rOut * co * pOut);
+        long Flops(long rIn, long rOut) => FlopModel.Conv(rIn, ci, pIn) + FlopModel.Conv(rOut, rIn * k, pOut) + FlopModel.Conv(co, rOut, pOut);
         int Round(int r, int dim) => Math.Min((r + multiple - 1) / multiple * multiple, dim);
 
         int rankIn, rankOut;

@@ -111,7 +111,7 @@ internal static class DataAwareRules
 
         var r = plan.Rank;
         reason = $"svd: rank {r} of {Math.Min(rows, cols)}, {why}";
-        return new ConvCandidate("svd", r, [r], plan.Choice.BreakEvenRank, (long)r * (rows + cols), 2L * r * (rows + cols) * g.OutputPositions,
+        return new ConvCandidate("svd", r, [r], plan.Choice.BreakEvenRank, (long)r * (rows + cols), FlopModel.Conv(r, cols, g.OutputPositions) + FlopModel.Conv(rows, r, g.OutputPositions),
             plan.WeightRelError, plan.Spectrum, reason, () => plan.Approximation, Emit, "whiten", plan.OutputRelError);
 
         Node Emit(ConvSubject subject)
@@ -158,7 +158,7 @@ internal static class DataAwareRules
         ParamsBefore = (long)c.Rows * c.Cols,
         ParamsAfter = c.ParamsAt(plan.Rank),
         FlopsBefore = c.FlopsBefore,
-        FlopsAfter = 2 * c.ActivationRows * plan.Rank * (c.Rows + c.Cols),
+        FlopsAfter = FlopModel.Product(c.ActivationRows, c.Rows, plan.Rank) + FlopModel.Product(c.ActivationRows, plan.Rank, c.Cols),
         WeightRelError = plan.WeightRelError,
         SingularValues = plan.Spectrum,
         Mode = "whiten",

@@ -30,7 +30,7 @@ public sealed class MatrixCandidate : FactorizationCandidate
     public long ActivationRows { get; }
 
     /// <inheritdoc/>
-    public override long FlopsBefore => 2 * ActivationRows * Rows * Cols;
+    public override long FlopsBefore => FlopModel.Product(ActivationRows, Rows, Cols);
 
     /// <summary>Factor parameters k(m+n) when factorized at rank <paramref name="rank"/>.</summary>
     public long ParamsAt(int rank) => (long)rank * (Rows + Cols);

@@ -24,7 +24,7 @@ internal sealed record MatrixPlan(SvdResult Svd, RankChoice Choice)
             ParamsBefore = (long)Svd.Rows * Svd.Cols,
             ParamsAfter = ParamsAfter,
             FlopsBefore = candidate.FlopsBefore,
-            FlopsAfter = 2 * candidate.ActivationRows * Choice.Rank * (Svd.Rows + Svd.Cols),
+            FlopsAfter = FlopModel.Product(candidate.ActivationRows, Svd.Rows, Choice.Rank) + FlopModel.Product(candidate.ActivationRows, Choice.Rank, Svd.Cols),
             WeightRelError = RelativeError,
             SingularValues = Svd.S,
         };

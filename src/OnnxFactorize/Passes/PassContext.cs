@@ -127,6 +127,11 @@ public sealed class PassContext
             return $"weight '{weight.Name}' has element type {ElementType.Name(tensor.DataType)}; only FLOAT, FLOAT16, BFLOAT16 and DOUBLE are factorized";
         }
 
+        if (tensor.Dims.Contains(0))
+        {
+            return $"weight '{weight.Name}' is empty (dims [{string.Join(',', tensor.Dims)}]): there is nothing to factorize";
+        }
+
         values = Model.ReadFloats(tensor);
         if (!TensorData.AllFinite(values))
         {

@@ -43,8 +43,8 @@ public sealed record BudgetOptions
     /// (RankPolicy.Compression), so the ladder also reaches the deep-compression end the energy levels leave out.</summary>
     public static readonly IReadOnlyList<double> DefaultCostFractions = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 
-    /// <summary>Default cache folder, relative to the working directory.</summary>
-    public const string DefaultCacheDirectory = ".cache/onnx-factorize";
+    /// <summary>Default cache folder: the user's cache folder (see <see cref="CacheLocation"/>), never the working directory.</summary>
+    public static string DefaultCacheDirectory => CacheLocation.Default;
 
     /// <summary>Largest allowed relative L2 error of the outputs (e.g. 0.01 = 1 %), or null.</summary>
     public double? MaxError { get; init; }

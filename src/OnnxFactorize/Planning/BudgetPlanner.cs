@@ -352,12 +352,12 @@ public sealed partial class BudgetPlanner
         {
             case BudgetMetric.AccuracyDrop:
                 return outputs.Where(o => o.Classification?.AccuracyDropPoints is not null).Select(o => o.Classification!.AccuracyDropPoints!.Value).DefaultIfEmpty(double.NaN).Max() is var drop && double.IsNaN(drop)
-                    ? throw new OnnxFactorizeException("max-accuracy-drop needs an output that looks like class scores (floating point, last dim ≥ 2) and labels for it.")
+                    ? throw new OnnxFactorizeException("max-accuracy-drop needs an output that looks like class scores (floating point [N, classes]) and labels for it.")
                     : drop;
             case BudgetMetric.Top1Agreement:
                 var agreements = outputs.Where(o => o.Classification is not null).Select(o => o.Classification!.Top1Agreement).ToList();
                 return agreements.Count == 0
-                    ? throw new OnnxFactorizeException("min-top1-agreement needs an output that looks like class scores (floating point, last dim ≥ 2); use --max-error instead.")
+                    ? throw new OnnxFactorizeException("min-top1-agreement needs an output that looks like class scores (floating point [N, classes]); use --max-error instead.")
                     : 1 - agreements.Min();
             default:
                 return outputs.Max(o => o.NonFiniteOptimized > o.NonFiniteOriginal ? double.PositiveInfinity : o.RelL2Error);

@@ -60,10 +60,8 @@ internal sealed class PlanCache
             return;
         }
 
-        Directory.CreateDirectory(_directory!);
-        var temp = path + $".{Environment.ProcessId}.tmp";
-        File.WriteAllBytes(temp, JsonSerializer.SerializeToUtf8Bytes(plan, Json));
-        File.Move(temp, path, overwrite: true);
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(plan, Json);
+        TempFiles.WriteAtomic(path, stream => stream.Write(bytes));
     }
 
     private string? PathOf(string key) => _directory is null ? null : Path.Combine(_directory, $"node-{key}.json");

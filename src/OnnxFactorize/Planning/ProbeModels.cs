@@ -3,6 +3,7 @@ using OnnxFactorize.Graph;
 using OnnxFactorize.Onnx;
 using OnnxFactorize.Passes;
 using TensorData = OnnxFactorize.Validation.TensorData;
+using OnnxFactorize.Runtime;
 
 namespace OnnxFactorize.Planning;
 
@@ -43,17 +44,7 @@ internal static class ProbeModels
     }
 
     /// <summary>Opens a session on model bytes, turning ONNX Runtime failures into one-line messages.</summary>
-    public static InferenceSession Open(byte[] model, SessionOptions options, string what)
-    {
-        try
-        {
-            return new InferenceSession(model, options);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new OnnxFactorizeException($"{what}: ONNX Runtime cannot load the probe model ({e.Message.Split('\n', 2)[0].Trim()}).", e);
-        }
-    }
+    public static InferenceSession Open(byte[] model, SessionOptions options, string what) => OrtSessions.Open(model, options, what, "as a probe");
 
     /// <summary>The model with the named intermediate values added as outputs (to read their shapes and values).</summary>
     public static byte[] WithOutputs(OnnxModel model, IEnumerable<string> names)

@@ -9,7 +9,7 @@ namespace OnnxFactorize.Reports;
 public static class ConsoleReport
 {
     /// <summary>Writes the summary, node, output and latency tables and the pass/fail verdict to <paramref name="console"/>.</summary>
-    public static void Render(ValidationResult result, IAnsiConsole console)
+    public static void Render(ValidationResult result, IAnsiConsole console, IReadOnlyList<FactorizationDecision>? decisions = null)
     {
         ArgumentNullException.ThrowIfNull(result);
         ArgumentNullException.ThrowIfNull(console);
@@ -19,10 +19,11 @@ public static class ConsoleReport
         summary.AddRow("File bytes", Count(result.Original.FileBytes), Count(result.Optimized.FileBytes), Ratio(result.Optimized.FileBytes, result.Original.FileBytes));
         console.Write(summary);
 
-        if (result.Decisions.Count > 0)
+        decisions ??= [];
+        if (decisions.Count > 0)
         {
             var nodes = new Table().Title("Nodes").AddColumns("Node", "Op", "Method", "Rank", "Params", "Weight rel. error", "Status");
-            foreach (var d in result.Decisions)
+            foreach (var d in decisions)
             {
                 nodes.AddRow(
                     Markup.Escape(d.NodeName),
@@ -37,7 +38,7 @@ public static class ConsoleReport
             console.Write(nodes);
         }
 
-        var outputs = new Table().Title($"Accuracy ({result.SampleCount} sample(s))").AddColumns("Output", "Max abs", "Mean abs", "Rel. L2", "Cosine", "Top-1 agree", "Accuracy drop", "Non-finite");
+        var outputs = new Table().Title(Markup.Escape($"Accuracy ({result.SampleCount} sample(s){(result.InputsDescription.Length > 0 ? ": " + result.InputsDescription : "")})")).AddColumns("Output", "Max abs", "Mean abs", "Rel. L2", "Cosine", "Top-1 agree", "Accuracy drop", "Non-finite");
         foreach (var o in result.Outputs)
         {
             var c = o.Classification;
@@ -60,10 +61,24 @@ public static class ConsoleReport
             latency.AddRow("Original", Ms(l.Original.MedianMs), Ms(l.Original.P90Ms), Ms(l.Original.MinMs));
             latency.AddRow("Optimized", Ms(l.Optimized.MedianMs), Ms(l.Optimized.P90Ms), Ms(l.Optimized.MinMs));
             console.Write(latency);
-            console.MarkupLine($"Speedup: [bold]{l.Speedup.ToString("0.00", CultureInfo.InvariantCulture)}x[/]");
+            console.MarkupLine($"Speedup: [bold]{Markup.Escape(l.Describe())}[/]");
         }
 
-        if (result.Passed)
+        if (result.HeldOut is { } heldOut)
+        {
+            console.MarkupLine((heldOut.Margin >= 0 ? "" : "[red]") + Markup.Escape(heldOut.Describe()) + (heldOut.Margin >= 0 ? "" : "[/]"));
+        }
+
+        if (result.Checked)
+        {
+            console.MarkupLine($"Thresholds: {Markup.Escape(result.Thresholds.Describe())}");
+        }
+
+        if (!result.Checked)
+        {
+            console.MarkupLine("[yellow]NOT CHECKED[/]: no thresholds set: nothing was checked.");
+        }
+        else if (result.Passed)
         {
             console.MarkupLine("[green]PASS[/]: every threshold held.");
         }

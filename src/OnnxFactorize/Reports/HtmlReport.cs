@@ -16,7 +16,7 @@ public static class HtmlReport
         h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
         table{border-collapse:collapse;margin:.5rem 0}th,td{border:1px solid #ccc;padding:.25rem .6rem;text-align:right}
         th:first-child,td:first-child{text-align:left}thead{background:#f3f3f3}
-        .pass{color:#1a7f37}.fail{color:#c62828}#verdict{font-size:1.3rem;font-weight:bold}
+        .pass{color:#1a7f37}.fail{color:#c62828}.unchecked{color:#9a6700}#verdict{font-size:1.3rem;font-weight:bold}
         .charts{display:flex;flex-wrap:wrap;gap:2rem}.spectra{display:flex;flex-wrap:wrap;gap:1rem}
         figure.spectrum{margin:0;border:1px solid #ddd;padding:.5rem}figcaption{font-size:.85rem;color:#555}
         svg text{font-size:11px;fill:#333}.bar-a{fill:#9aa5b1}.bar-b{fill:#3572b0}.limit{stroke:#c62828;stroke-dasharray:4 3}
@@ -24,14 +24,21 @@ public static class HtmlReport
         """;
 
     /// <summary>The report as an HTML string; with a budget <paramref name="plan"/>, a section lists each node's measured
-    /// ladder, the rank chosen and why.</summary>
-    public static string Render(ValidationResult result, BudgetPlan? plan = null)
+    /// ladder, the rank chosen and why; <paramref name="decisions"/> fill the node table and spectra.</summary>
+    public static string Render(ValidationResult result, BudgetPlan? plan = null, IReadOnlyList<FactorizationDecision>? decisions = null)
     {
         ArgumentNullException.ThrowIfNull(result);
+        decisions ??= [];
         var h = new StringBuilder();
         h.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>OnnxFactorize validation report</title><style>")
             .Append(Css).Append("</style></head><body>\n<h1>OnnxFactorize validation report</h1>\n");
-        h.Append(CultureInfo.InvariantCulture, $"<p id=\"verdict\" class=\"{(result.Passed ? "pass" : "fail")}\">{(result.Passed ? "PASS" : "FAIL")}</p>\n");
+        var verdict = result.Verdict switch
+        {
+            "pass" => "PASS",
+            "fail" => "FAIL",
+            _ => "NOT CHECKED: no thresholds set, nothing was checked",
+        };
+        h.Append(CultureInfo.InvariantCulture, $"<p id=\"verdict\" class=\"{result.Verdict}\">{verdict}</p>\n");
         Summary(h, result);
         Failures(h, result);
         Outputs(h, result);
@@ -39,16 +46,16 @@ public static class HtmlReport
         AccuracyChart(h, result);
         LatencyChart(h, result);
         h.Append("</div></section>\n");
-        Nodes(h, result);
+        Nodes(h, decisions);
         Plan(h, plan);
-        Spectra(h, result);
+        Spectra(h, decisions);
         h.Append("</body></html>\n");
         return h.ToString();
     }
 
     /// <summary>Writes the report to a file.</summary>
-    public static void WriteFile(ValidationResult result, string path, BudgetPlan? plan = null) =>
-        File.WriteAllText(path, Render(result, plan), new UTF8Encoding(false));
+    public static void WriteFile(ValidationResult result, string path, BudgetPlan? plan = null, IReadOnlyList<FactorizationDecision>? decisions = null) =>
+        TempFiles.WriteAtomic(path, stream => stream.Write(new UTF8Encoding(false).GetBytes(Render(result, plan, decisions))));
 
     private static void Plan(StringBuilder h, BudgetPlan? plan)
     {
@@ -77,19 +84,39 @@ public static class HtmlReport
         Row(h, "File bytes", N(r.Original.FileBytes), N(r.Optimized.FileBytes), Ratio(r.Optimized.FileBytes, r.Original.FileBytes));
         if (r.Latency is { } l)
         {
-            Row(h, "Median latency (ms)", F(l.Original.MedianMs), F(l.Optimized.MedianMs), "speedup " + F(l.Speedup));
+            Row(h, "Median latency (ms)", F(l.Original.MedianMs), F(l.Optimized.MedianMs), E(l.Describe()));
             Row(h, "p90 latency (ms)", F(l.Original.P90Ms), F(l.Optimized.P90Ms), "");
             Row(h, "Min latency (ms)", F(l.Original.MinMs), F(l.Optimized.MinMs), "");
         }
 
-        Row(h, "Samples", r.SampleCount.ToString(CultureInfo.InvariantCulture), "", "");
+        Row(h, "Samples", r.SampleCount.ToString(CultureInfo.InvariantCulture), E(r.InputsDescription), "");
         h.Append("</tbody></table></section>\n");
     }
 
     private static void Failures(StringBuilder h, ValidationResult r)
     {
         h.Append("<section id=\"failures\"><h2>Thresholds</h2>");
-        if (r.Failures.Count == 0)
+        if (r.Checked)
+        {
+            h.Append("<table id=\"thresholds\"><thead><tr><th>Threshold</th><th>Limit</th><th>Source</th></tr></thead><tbody>");
+            foreach (var (name, limit, isDefault) in r.Thresholds.Set())
+            {
+                h.Append(CultureInfo.InvariantCulture, $"<tr><td>{E(name)}</td><td>{G(limit)}</td><td>{(isDefault ? "default" : "explicit")}</td></tr>");
+            }
+
+            h.Append("</tbody></table>");
+        }
+
+        if (r.HeldOut is { } c)
+        {
+            h.Append(CultureInfo.InvariantCulture, $"<p id=\"budget-check\" class=\"{(c.Margin >= 0 ? "pass" : "fail")}\">{E(c.Describe())}</p>");
+        }
+
+        if (!r.Checked)
+        {
+            h.Append("<p class=\"unchecked\">No thresholds set: nothing was checked.</p>");
+        }
+        else if (r.Failures.Count == 0)
         {
             h.Append("<p class=\"pass\">Every threshold held.</p>");
         }
@@ -122,17 +149,17 @@ public static class HtmlReport
         h.Append("</tbody></table></section>\n");
     }
 
-    private static void Nodes(StringBuilder h, ValidationResult r)
+    private static void Nodes(StringBuilder h, IReadOnlyList<FactorizationDecision> decisions)
     {
         h.Append("<section id=\"nodes\"><h2>Nodes</h2>");
-        if (r.Decisions.Count == 0)
+        if (decisions.Count == 0)
         {
             h.Append("<p>No factorization decisions recorded.</p></section>\n");
             return;
         }
 
         h.Append("<table><thead><tr><th>Node</th><th>Op</th><th>Method</th><th>Rank</th><th>Params before</th><th>Params after</th><th>FLOPs before</th><th>FLOPs after</th><th>Weight rel. error</th><th>Status</th><th>Reason</th></tr></thead><tbody>");
-        foreach (var d in r.Decisions)
+        foreach (var d in decisions)
         {
             var status = d.Status == DecisionStatus.Factorized ? "factorized" : "skipped";
             h.Append(CultureInfo.InvariantCulture, $"<tr class=\"{status}\"><td>{E(d.NodeName)}</td><td>{E(d.OpType)}</td><td>{E(d.Method)}</td><td>{d.Rank}</td><td>{N(d.ParamsBefore)}</td><td>{N(d.ParamsAfter)}</td><td>{N(d.FlopsBefore)}</td><td>{N(d.FlopsAfter)}</td><td>{G(d.WeightRelError)}</td><td>{status}</td><td>{E(d.Reason)}</td></tr>");
@@ -142,11 +169,11 @@ public static class HtmlReport
     }
 
     // Singular values on a log scale, normalized to σ₁, with the chosen rank marked (Eckart–Young: the tail beyond it is the error).
-    private static void Spectra(StringBuilder h, ValidationResult r)
+    private static void Spectra(StringBuilder h, IReadOnlyList<FactorizationDecision> decisions)
     {
         h.Append("<section id=\"spectra\"><h2>Singular-value spectra</h2><div class=\"spectra\">");
         const double W = 320, H = 180, L = 40, B = 25, T = 10, R = 10;
-        foreach (var d in r.Decisions.Where(d => d.Status == DecisionStatus.Factorized && d.SingularValues.Count > 0))
+        foreach (var d in decisions.Where(d => d.Status == DecisionStatus.Factorized && d.SingularValues.Count > 0))
         {
             var s = d.SingularValues;
             var top = s.Max();

@@ -30,15 +30,14 @@ public static class JsonReport
     /// <summary>Writes the report to a file.</summary>
     public static void WriteFile(ValidationResult result, string path, BudgetPlan? plan = null)
     {
-        using var stream = File.Create(path);
-        Write(result, stream, plan);
+        TempFiles.WriteAtomic(path, stream => Write(result, stream, plan));
     }
 
     /// <summary>Writes the report to a stream as indented UTF-8 JSON; <paramref name="plan"/> adds the budget planner's record.</summary>
     public static void Write(ValidationResult result, Stream stream, BudgetPlan? plan = null)
     {
         ArgumentNullException.ThrowIfNull(result);
-        Write(stream, null, result.Decisions, result, plan);
+        Write(stream, null, [], result, plan);
     }
 
     /// <summary>Writes the report of one optimization, with or without a validation: <paramref name="summary"/> (null for
@@ -64,6 +63,7 @@ public static class JsonReport
         if (validation is null)
         {
             w.WriteNull("passed");
+            w.WriteNull("verdict");
             w.WriteStartObject("model");
             w.WriteString("originalPath", summary?.ModelPath ?? "");
             if (summary?.OutputPath is { } output)
@@ -87,8 +87,10 @@ public static class JsonReport
         }
 
         var result = validation;
-        w.WriteBoolean("passed", result.Passed);
+        w.WriteBoolean("passed", result.Passed && result.Checked);
+        w.WriteString("verdict", result.Verdict);
         w.WriteNumber("sampleCount", result.SampleCount);
+        w.WriteString("inputs", result.InputsDescription);
 
         w.WriteStartObject("model");
         w.WriteString("originalPath", result.Original.Path);
@@ -121,6 +123,9 @@ public static class JsonReport
             w.WriteNumber("originalMinMs", l.Original.MinMs);
             w.WriteNumber("optimizedMinMs", l.Optimized.MinMs);
             w.WriteNumber("speedup", l.Speedup);
+            Number(w, "speedupCiLow", l.SpeedupLow);
+            Number(w, "speedupCiHigh", l.SpeedupHigh);
+            w.WriteBoolean("speedupSignificant", l.Significant);
             w.WriteNumber("runs", l.Runs);
             w.WriteNumber("warmupRuns", l.WarmupRuns);
             w.WriteNumber("intraOpThreads", l.IntraOpThreads);
@@ -141,6 +146,13 @@ public static class JsonReport
         Number(w, "maxAccuracyDrop", t.MaxAccuracyDrop);
         Number(w, "minSpeedup", t.MinSpeedup);
         w.WriteEndObject();
+        w.WriteStartObject("thresholdSources");
+        foreach (var (name, _, isDefault) in t.Set())
+        {
+            w.WriteString(name, isDefault ? "default" : "explicit");
+        }
+
+        w.WriteEndObject();
 
         w.WriteStartArray("failures");
         foreach (var f in result.Failures)
@@ -158,6 +170,27 @@ public static class JsonReport
 
         w.WriteEndArray();
         WritePlan(w, plan);
+        WriteHeldOut(w, result.HeldOut);
+        w.WriteEndObject();
+    }
+
+    private static void WriteHeldOut(Utf8JsonWriter w, HeldOutCheck? c)
+    {
+        if (c is null)
+        {
+            w.WriteNull("budgetCheck");
+            return;
+        }
+
+        w.WriteStartObject("budgetCheck");
+        w.WriteString("metric", c.Metric);
+        Number(w, "allowance", c.Allowance);
+        Number(w, "planned", c.Planned);
+        w.WriteNumber("calibrationSamples", c.CalibrationSamples);
+        Number(w, "measured", c.Measured);
+        w.WriteNumber("samples", c.Samples);
+        w.WriteBoolean("heldOut", c.HeldOut);
+        Number(w, "margin", c.Margin);
         w.WriteEndObject();
     }
 

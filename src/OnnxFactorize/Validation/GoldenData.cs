@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using OnnxFactorize.Runtime;
 
 namespace OnnxFactorize.Validation;
 
@@ -12,12 +13,8 @@ public static class GoldenData
         ArgumentNullException.ThrowIfNull(goldenPath);
         ArgumentNullException.ThrowIfNull(inputs);
         inputs.Validate();
-        if (!File.Exists(modelPath))
-        {
-            throw new OnnxFactorizeException($"Model '{modelPath}' not found.");
-        }
-
-        using var session = new InferenceSession(modelPath);
+        using var sessionOptions = new SessionOptions();
+        using var session = OrtSessions.Open(modelPath, sessionOptions);
         using var runOptions = new RunOptions();
         var declared = ModelInput.FromSession(session);
         var samples = inputs.Path is { } p ? SampleLoader.Load(p) : SampleLoader.Generate(declared, inputs, inputs.RandomSamples);

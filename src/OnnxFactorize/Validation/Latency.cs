@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace OnnxFactorize.Validation;
 
@@ -8,7 +9,7 @@ public sealed record LatencyOptions
     /// <summary>Untimed runs of each model before measuring.</summary>
     public int WarmupRuns { get; init; } = 3;
 
-    /// <summary>Timed runs of each model, interleaved A B A B ….</summary>
+    /// <summary>Timed runs of each model, interleaved in pairs of alternating order (A B, B A, …).</summary>
     public int Runs { get; init; } = 20;
 
     /// <summary>ONNX Runtime intra-op threads; 0 lets ONNX Runtime use all cores.</summary>
@@ -57,6 +58,33 @@ public sealed record LatencyResult
     /// <summary>Median over pairs of original/optimized time (&gt; 1 means the optimized model is faster).</summary>
     public required double Speedup { get; init; }
 
+    /// <summary>Lower end of the 95 % confidence interval of <see cref="Speedup"/> (distribution-free, from order statistics of the pair ratios).</summary>
+    public double SpeedupLow { get; init; } = double.NaN;
+
+    /// <summary>Upper end of the 95 % confidence interval of <see cref="Speedup"/>.</summary>
+    public double SpeedupHigh { get; init; } = double.NaN;
+
+    /// <summary>Fewest timed runs for which the sign-test interval reaches 95 % coverage (1 − 2·0.5⁶ ≈ 0.97).</summary>
+    public const int MinRunsForInterval = 6;
+
+    /// <summary>Whether the interval excludes 1, i.e. the models' latencies differ beyond run-to-run noise (never with fewer
+    /// than <see cref="MinRunsForInterval"/> runs).</summary>
+    public bool Significant => Runs >= MinRunsForInterval && (SpeedupLow > 1 || SpeedupHigh < 1);
+
+    /// <summary>One line: "1.42x faster (95 % CI 1.31–1.50)", "0.80x (slower; 95 % CI …)" or "no significant difference (… CI contains 1)".</summary>
+    public string Describe()
+    {
+        var ci = string.Create(CultureInfo.InvariantCulture, $"95 % CI {SpeedupLow:0.00}–{SpeedupHigh:0.00}x over {Runs} interleaved pairs");
+        if (Runs < MinRunsForInterval)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"not measured reliably (median ratio {Speedup:0.00}x over {Runs} interleaved pair(s); a 95 % interval needs --runs {MinRunsForInterval} or more)");
+        }
+
+        return !Significant ? $"no significant difference (median ratio {Speedup.ToString("0.00", CultureInfo.InvariantCulture)}x, {ci} contains 1)"
+            : Speedup >= 1 ? $"{Speedup.ToString("0.00", CultureInfo.InvariantCulture)}x faster ({ci})"
+            : $"{(1 / Speedup).ToString("0.00", CultureInfo.InvariantCulture)}x slower (speedup {Speedup.ToString("0.00", CultureInfo.InvariantCulture)}x, {ci})";
+    }
+
     /// <summary>Timed runs per model.</summary>
     public required int Runs { get; init; }
 
@@ -70,7 +98,8 @@ public sealed record LatencyResult
     public string ExecutionProvider { get; init; } = "cpu";
 }
 
-/// <summary>Interleaved A/B timing: warm-up, then A B A B … so drift (thermal, other load) hits both models alike.</summary>
+/// <summary>Interleaved A/B timing: warm-up, then pairs in alternating order (A B, B A, …) so drift (thermal, other load)
+/// and position in the pair hit both models alike.</summary>
 public static class LatencyBenchmark
 {
     /// <summary>Times the two runs interleaved and summarizes them; speedup is the median of per-pair ratios.</summary>
@@ -94,16 +123,31 @@ public static class LatencyBenchmark
         {
             cancellationToken.ThrowIfCancellationRequested();
             progress?.Report(new ValidationProgress("latency", i, options.Runs));
-            a[i] = Time(runOriginal);
-            b[i] = Time(runOptimized);
+
+            // A B, B A, A B …: the model that runs second in a pair finds warmer caches, so the order alternates rather
+            // than always favouring one model (an unchanged model measured 1.24x "faster" with A always first).
+            if (i % 2 == 0)
+            {
+                a[i] = Time(runOriginal);
+                b[i] = Time(runOptimized);
+            }
+            else
+            {
+                b[i] = Time(runOptimized);
+                a[i] = Time(runOriginal);
+            }
         }
 
         progress?.Report(new ValidationProgress("latency", options.Runs, options.Runs));
+        var ratios = a.Zip(b, (x, y) => x / Math.Max(y, 1e-9)).ToArray();
+        var (low, high) = MedianInterval(ratios);
         return new LatencyResult
         {
             Original = Summarize(a),
             Optimized = Summarize(b),
-            Speedup = Median(a.Zip(b, (x, y) => x / Math.Max(y, 1e-9)).ToArray()),
+            Speedup = Median(ratios),
+            SpeedupLow = low,
+            SpeedupHigh = high,
             Runs = options.Runs,
             WarmupRuns = options.WarmupRuns,
             IntraOpThreads = options.IntraOpThreads,
@@ -117,6 +161,45 @@ public static class LatencyBenchmark
         ArgumentNullException.ThrowIfNull(samplesMs);
         var sorted = samplesMs.Order().ToArray();
         return new LatencyStats(Median(sorted), Percentile(sorted, 0.9), sorted[0]);
+    }
+
+    /// <summary>Distribution-free 95 % confidence interval of the median: order statistics x₍k₎ and x₍n+1−k₎ with the largest
+    /// k such that P(Binomial(n, ½) &lt; k) ≤ 0.025 (the sign-test interval); the whole range when n is below 6.</summary>
+    public static (double Low, double High) MedianInterval(IReadOnlyList<double> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var s = values.Order().ToArray();
+        var n = s.Length;
+        if (n == 0)
+        {
+            return (double.NaN, double.NaN);
+        }
+
+        if (n > 500)
+        {
+            // Normal approximation of the binomial; 0.5ⁿ would underflow.
+            var kn = Math.Max(1, (int)Math.Floor((n - (1.96 * Math.Sqrt(n))) / 2));
+            return (s[kn - 1], s[n - kn]);
+        }
+
+        // Cumulative binomial(n, 1/2) probabilities, exact in doubles for the run counts used here.
+        var k = 0;
+        var cumulative = 0.0;
+        var term = Math.Pow(0.5, n);
+        for (var j = 0; j < n; j++)
+        {
+            cumulative += term;
+            if (cumulative > 0.025)
+            {
+                break;
+            }
+
+            k = j + 1;
+            term *= (double)(n - j) / (j + 1);
+        }
+
+        k = Math.Max(k, 1);
+        return (s[k - 1], s[n - k]);
     }
 
     /// <summary>Median (mean of the two middle values for an even count).</summary>

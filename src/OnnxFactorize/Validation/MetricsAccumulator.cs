@@ -4,6 +4,7 @@ namespace OnnxFactorize.Validation;
 public sealed class MetricsAccumulator
 {
     private readonly string _name;
+    private readonly OutputTask _task;
     private IReadOnlyList<long>? _shape;
     private long _count;
     private long _finite;
@@ -22,14 +23,26 @@ public sealed class MetricsAccumulator
     private long _correctA;
     private long _correctB;
 
-    /// <summary>Creates an accumulator for the named output.</summary>
-    public MetricsAccumulator(string name) => _name = name;
+    /// <summary>Creates an accumulator for the named output; <paramref name="task"/> decides which shapes are class scores.</summary>
+    public MetricsAccumulator(string name, OutputTask task = OutputTask.Auto)
+    {
+        _name = name;
+        _task = task;
+    }
 
-    /// <summary>Number of class-score rows a sample of this shape has (0 when the last dim is below 2).</summary>
-    public static long ScoreRows(IReadOnlyList<long> shape, long elementCount)
+    /// <summary>Number of class-score rows a sample of this shape has: 0 when it is not class scores under <paramref name="task"/>
+    /// (auto: [classes] or [N, classes] with every dim between the first and the last equal to 1, classes ≥ 2).</summary>
+    public static long ScoreRows(IReadOnlyList<long> shape, long elementCount, OutputTask task = OutputTask.Auto)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        return shape.Count >= 1 && shape[^1] >= 2 ? elementCount / shape[^1] : 0;
+        if (task == OutputTask.Other || shape.Count == 0 || shape[^1] < 2)
+        {
+            return 0;
+        }
+
+        // A segmentation map [N, C, H, W] or a sequence [N, T, C] is not one score vector per row: auto leaves it alone.
+        var classVector = shape.Count <= 2 || shape.Skip(1).Take(shape.Count - 2).All(d => d == 1);
+        return task == OutputTask.Classify || classVector ? elementCount / shape[^1] : 0;
     }
 
     /// <summary>Adds one sample's pair of outputs, with optional labels (one per score row).</summary>
@@ -64,7 +77,7 @@ public sealed class MetricsAccumulator
             _dot += x * y;
         }
 
-        var rows = ScoreRows(shape, a.Length);
+        var rows = ScoreRows(shape, a.Length, _task);
         _classScores &= floatingPoint && rows > 0;
         if (!_classScores)
         {

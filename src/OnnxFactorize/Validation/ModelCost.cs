@@ -2,6 +2,8 @@ using Microsoft.ML.OnnxRuntime;
 using OnnxFactorize.Graph;
 using OnnxFactorize.Onnx;
 using OnnxFactorize.Onnx.Proto;
+using OnnxFactorize.Passes;
+using OnnxFactorize.Runtime;
 
 namespace OnnxFactorize.Validation;
 
@@ -92,28 +94,6 @@ public static class ModelCost
         return shapes;
     }
 
-    /// <summary>Gemm FLOPs, 2·M·N·K, from A's shape and Y's shape [M, N] (K is A's second dim, or first with transA).</summary>
-    public static long GemmFlops(IReadOnlyList<long> aShape, IReadOnlyList<long> yShape, bool transA)
-    {
-        ArgumentNullException.ThrowIfNull(aShape);
-        var k = transA ? aShape[0] : aShape[^1];
-        return checked(2 * k * TensorData.ElementCountOf(yShape));
-    }
-
-    /// <summary>MatMul FLOPs, 2·M·N·K times batch: every element of Y is a K-long dot product, K = A's last dim (numpy matmul semantics).</summary>
-    public static long MatMulFlops(IReadOnlyList<long> aShape, IReadOnlyList<long> yShape)
-    {
-        ArgumentNullException.ThrowIfNull(aShape);
-        return checked(2 * aShape[^1] * TensorData.ElementCountOf(yShape));
-    }
-
-    /// <summary>Conv FLOPs, 2·N·C_out·∏spatial_out·(C_in/group)·∏k, from W [C_out, C_in/group, k…] and Y [N, C_out, spatial…].</summary>
-    public static long ConvFlops(IReadOnlyList<long> wShape, IReadOnlyList<long> yShape)
-    {
-        ArgumentNullException.ThrowIfNull(wShape);
-        return checked(2 * TensorData.ElementCountOf(wShape.Skip(1).ToArray()) * TensorData.ElementCountOf(yShape));
-    }
-
     private static long CountParameters(GraphProto graph)
     {
         long total = graph.Initializer.Sum(t => TensorData.ElementCountOf(t.Dims))
@@ -144,9 +124,9 @@ public static class ModelCost
         var y = shapes[n.Output[0]];
         return n.OpType switch
         {
-            "Gemm" => GemmFlops(shapes[n.Input[0]], y, n.Attribute.Any(a => a.Name == "transA" && a.I != 0)),
-            "MatMul" => MatMulFlops(shapes[n.Input[0]], y),
-            _ => ConvFlops(shapes[n.Input[1]], y),
+            "Gemm" => FlopModel.Gemm(shapes[n.Input[0]], y, n.Attribute.Any(a => a.Name == "transA" && a.I != 0)),
+            "MatMul" => FlopModel.MatMul(shapes[n.Input[0]], y),
+            _ => FlopModel.Conv(shapes[n.Input[1]], y),
         };
     }
 
@@ -212,15 +192,8 @@ public static class ModelCost
 
         var bytes = probe.Export().ToBytes();
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
-        InferenceSession session;
-        try
-        {
-            session = new InferenceSession(bytes, options);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new OnnxFactorizeException($"Cannot count FLOPs: the model declares no shapes for {string.Join(", ", names.Take(3).Select(n => $"'{n}'"))} and ONNX Runtime cannot load it to measure them ({FirstLine(e.Message)}).", e);
-        }
+        var session = OrtSessions.Open(bytes, options, "Cannot count FLOPs",
+            $"to measure the shapes it does not declare ({string.Join(", ", names.Take(3).Select(n => $"'{n}'"))})");
 
         using (session)
         {

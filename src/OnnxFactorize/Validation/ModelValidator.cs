@@ -1,7 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using OnnxFactorize.Onnx;
 using OnnxFactorize.Onnx.Proto;
-using OnnxFactorize.Passes;
+using OnnxFactorize.Runtime;
 
 namespace OnnxFactorize.Validation;
 
@@ -9,14 +9,15 @@ namespace OnnxFactorize.Validation;
 public static class ModelValidator
 {
     /// <summary>Compares <paramref name="optimizedPath"/> against <paramref name="originalPath"/> on the configured inputs and checks the thresholds.</summary>
-    public static ValidationResult Compare(string originalPath, string optimizedPath, ValidationOptions options, IReadOnlyList<FactorizationDecision>? decisions = null,
+    public static ValidationResult Compare(string originalPath, string optimizedPath, ValidationOptions options,
         IProgress<ValidationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(originalPath);
         ArgumentNullException.ThrowIfNull(optimizedPath);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        var latencyOptions = options.Latency ?? (options.Thresholds.MinSpeedup is not null ? new LatencyOptions() : null);
+        var thresholds = options.EffectiveThresholds;
+        var latencyOptions = options.Latency ?? (thresholds.MinSpeedup is not null ? new LatencyOptions() : null);
 
         // One SessionOptions instance for both sessions, so the comparison is like for like.
         using var sessionOptions = CreateSessionOptions(latencyOptions ?? new LatencyOptions());
@@ -31,7 +32,7 @@ public static class ModelValidator
 
         var samples = LoadSamples(inputs, options.Inputs);
         var labels = options.Inputs.LabelsPath is { } lp ? SampleLoader.ReadLabels(lp) : null;
-        var accumulators = original.OutputNames.ToDictionary(n => n, n => new MetricsAccumulator(n), StringComparer.Ordinal);
+        var accumulators = original.OutputNames.ToDictionary(n => n, n => new MetricsAccumulator(n, options.Task), StringComparer.Ordinal);
         var labelOffset = 0L;
         using var runOptions = new RunOptions();
 
@@ -47,7 +48,7 @@ public static class ModelValidator
             firstInputs ??= bound;
             var a = Run(original, bound, original.OutputNames, runOptions, originalPath);
             var b = Run(optimized, bound, original.OutputNames, runOptions, optimizedPath);
-            labelOffset = Accumulate(accumulators, a, b, labels, labelOffset, options.Inputs.LabelsPath);
+            labelOffset = Accumulate(accumulators, a, b, labels, labelOffset, options.Inputs.LabelsPath, options.Task);
         }
 
         CheckLabelsUsed(labels, labelOffset, options.Inputs.LabelsPath);
@@ -61,11 +62,11 @@ public static class ModelValidator
             Original = Summarize(originalPath, dims),
             Optimized = Summarize(optimizedPath, dims),
             SampleCount = samples.Count,
+            InputsDescription = options.Inputs.Describe(),
             Outputs = outputs,
             Latency = latency,
-            Decisions = decisions ?? [],
-            Thresholds = options.Thresholds,
-            Failures = options.Thresholds.Evaluate(outputs, latency),
+            Thresholds = thresholds,
+            Failures = thresholds.Evaluate(outputs, latency),
         };
     }
 
@@ -102,6 +103,7 @@ public static class ModelValidator
             throw new OnnxFactorizeException("Threshold minSpeedup cannot be checked against golden outputs; compare two models instead.");
         }
 
+        var thresholds = options.EffectiveThresholds;
         using var sessionOptions = CreateSessionOptions(options.Latency ?? new LatencyOptions());
         using var session = OpenSession(modelPath, sessionOptions);
         var inputs = ModelInput.FromSession(session);
@@ -124,10 +126,10 @@ public static class ModelValidator
             var actual = Run(session, bound, [.. golden.Select(g => g.Name)], runOptions, modelPath);
             foreach (var g in golden)
             {
-                accumulators.TryAdd(g.Name, new MetricsAccumulator(g.Name));
+                accumulators.TryAdd(g.Name, new MetricsAccumulator(g.Name, options.Task));
             }
 
-            labelOffset = Accumulate(accumulators, golden, actual, labels, labelOffset, options.Inputs.LabelsPath);
+            labelOffset = Accumulate(accumulators, golden, actual, labels, labelOffset, options.Inputs.LabelsPath, options.Task);
         }
 
         CheckLabelsUsed(labels, labelOffset, options.Inputs.LabelsPath);
@@ -139,10 +141,11 @@ public static class ModelValidator
             Original = new ModelSummary { Path = goldenPath, FileBytes = 0, Parameters = 0, Flops = 0 },
             Optimized = Summarize(modelPath, dims),
             SampleCount = samples.Count,
+            InputsDescription = $"golden data from {goldenPath}",
             Outputs = outputs,
             Latency = latency,
-            Thresholds = options.Thresholds,
-            Failures = options.Thresholds.Evaluate(outputs, latency),
+            Thresholds = thresholds,
+            Failures = thresholds.Evaluate(outputs, latency),
         };
     }
 
@@ -186,22 +189,7 @@ public static class ModelValidator
         }
     }
 
-    private static InferenceSession OpenSession(string path, SessionOptions options)
-    {
-        if (!File.Exists(path))
-        {
-            throw new OnnxFactorizeException($"Model '{path}' not found.");
-        }
-
-        try
-        {
-            return new InferenceSession(path, options);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new OnnxFactorizeException($"{path}: ONNX Runtime cannot load the model ({ModelCost.FirstLine(e.Message)}).", e);
-        }
-    }
+    private static InferenceSession OpenSession(string path, SessionOptions options) => OrtSessions.Open(path, options);
 
     private static void CheckSameInputs(IReadOnlyList<ModelInput> original, IReadOnlyList<ModelInput> optimized, string optimizedPath)
     {
@@ -242,7 +230,8 @@ public static class ModelValidator
         return result;
     }
 
-    internal static long Accumulate(Dictionary<string, MetricsAccumulator> accumulators, IReadOnlyList<TensorData> a, IReadOnlyList<TensorData> b, long[]? labels, long labelOffset, string? labelsPath)
+    internal static long Accumulate(Dictionary<string, MetricsAccumulator> accumulators, IReadOnlyList<TensorData> a, IReadOnlyList<TensorData> b, long[]? labels, long labelOffset, string? labelsPath,
+        OutputTask task = OutputTask.Auto)
     {
         var consumed = 0L;
         for (var i = 0; i < a.Count; i++)
@@ -255,7 +244,7 @@ public static class ModelValidator
             }
 
             var floating = x.IsFloatingPoint && y.IsFloatingPoint;
-            var rows = floating ? MetricsAccumulator.ScoreRows(x.Shape, x.ElementCount) : 0;
+            var rows = floating ? MetricsAccumulator.ScoreRows(x.Shape, x.ElementCount, task) : 0;
             ReadOnlySpan<long> slice = default;
             if (labels is not null && rows > 0 && (consumed == 0 || consumed == rows))
             {
@@ -273,7 +262,7 @@ public static class ModelValidator
 
         if (labels is not null && consumed == 0)
         {
-            throw new OnnxFactorizeException($"{labelsPath}: labels were given but no output looks like class scores (floating point, last dim ≥ 2).");
+            throw new OnnxFactorizeException($"{labelsPath}: labels were given but no output is class scores (floating point [N, classes]); for per-pixel or per-token labels declare --task classify.");
         }
 
         return labelOffset + consumed;

@@ -1,6 +1,6 @@
 namespace OnnxFactorize.Validation;
 
-/// <summary>Top-1 metrics of an output that looks like class scores (last dim ≥ 2), over rows along the last axis.</summary>
+/// <summary>Top-1 metrics of an output that is class scores (see <see cref="OutputTask"/>), over rows along the last axis.</summary>
 public sealed record ClassificationMetrics
 {
     /// <summary>Number of score rows compared.</summary>

@@ -30,12 +30,27 @@ public static class SampleLoader
         return [LoadFolder(path)];
     }
 
-    /// <summary>Generates <paramref name="count"/> seeded random samples: float normal(0,1), integers in their range (default [0,10)), bool fair coin.</summary>
+    /// <summary>Generates <paramref name="count"/> seeded random samples: a fixed value where <see cref="InputOptions.Values"/>
+    /// gives one, else float normal(0,1), integers uniform in their <see cref="InputOptions.IntRanges"/> range (an integer
+    /// input with neither is refused), bool fair coin.</summary>
     public static IReadOnlyList<Sample> Generate(IReadOnlyList<ModelInput> inputs, InputOptions options, int count = 1)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(options);
         var shapes = ResolveShapes(inputs, options.Dims);
+        foreach (var name in options.Values.Keys.Concat(options.IntRanges.Keys).Where(n => inputs.All(i => i.Name != n)))
+        {
+            throw new OnnxFactorizeException($"Input value or range for '{name}' names no model input; the model takes {DescribeAll(inputs)}.");
+        }
+
+        var unset = inputs.Where(i => IsInteger(i.ElementType) && !options.IntRanges.ContainsKey(i.Name) && !options.Values.ContainsKey(i.Name)).ToList();
+        if (unset.Count > 0)
+        {
+            var first = unset[0].Name;
+            throw new OnnxFactorizeException(
+                $"Integer input(s) {string.Join(", ", unset.Select(i => $"'{i.Name}' ({i.Describe()})"))} have no sane generated value; give one with --input-value {first}=<value> (e.g. a sample rate), a range with --input-range {first}=<min>:<max> (e.g. token ids below the vocabulary size), or real data with --inputs.");
+        }
+
         var random = new Random(options.Seed);
         var samples = new List<Sample>();
         for (var s = 0; s < count; s++)
@@ -43,8 +58,9 @@ public static class SampleLoader
             var tensors = new List<TensorData>();
             for (var i = 0; i < inputs.Count; i++)
             {
-                var range = options.IntRanges.TryGetValue(inputs[i].Name, out var r) ? r : InputOptions.DefaultIntRange;
-                tensors.Add(Random(inputs[i], shapes[i], random, range));
+                tensors.Add(options.Values.TryGetValue(inputs[i].Name, out var value)
+                    ? Constant(inputs[i], shapes[i], value)
+                    : Random(inputs[i], shapes[i], random, options.IntRanges.GetValueOrDefault(inputs[i].Name, new IntRange(0, 1))));
             }
 
             samples.Add(new Sample { Source = $"random #{s} (seed {options.Seed})", Inputs = tensors });
@@ -94,8 +110,52 @@ public static class SampleLoader
             throw new OnnxFactorizeException($"Unbound dims: {string.Join("; ", unbound)}; bind each with name=value, e.g. batch=1.");
         }
 
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            CheckSize(inputs[i], shapes[i]);
+        }
+
         return shapes;
     }
+
+    /// <summary>Throws when a generated input of <paramref name="shape"/> would exceed <see cref="MaxInputBytes"/>, naming its size.</summary>
+    public static void CheckSize(ModelInput input, IReadOnlyList<long> shape)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(shape);
+        var elementSize = input.ElementType switch
+        {
+            TensorElementType.Double or TensorElementType.Int64 or TensorElementType.UInt64 => 8,
+            TensorElementType.Float or TensorElementType.Int32 or TensorElementType.UInt32 => 4,
+            TensorElementType.Float16 or TensorElementType.Int16 or TensorElementType.UInt16 or TensorElementType.BFloat16 => 2,
+            _ => 1,
+        };
+
+        // Divide instead of multiplying, so no product of dims overflows.
+        var limit = MaxInputBytes / elementSize;
+        long elements = 1;
+        var tooLarge = false;
+        foreach (var d in shape)
+        {
+            if (d > 0 && elements > limit / d)
+            {
+                tooLarge = true;
+                break;
+            }
+
+            elements *= Math.Max(d, 0);
+        }
+
+        if (tooLarge)
+        {
+            var bytes = shape.Aggregate((double)elementSize, (a, d) => a * d);
+            throw new OnnxFactorizeException(string.Create(CultureInfo.InvariantCulture,
+                $"Input '{input.Name}' of shape {TensorData.FormatShape(shape)} would take {bytes / (1L << 30):G4} GiB, over the {MaxInputBytes >> 30} GiB limit for one generated input; bind smaller dims with --dim name=value."));
+        }
+    }
+
+    /// <summary>Largest generated input tensor, in bytes (1 GiB): a larger one is refused before anything is allocated.</summary>
+    public const long MaxInputBytes = 1L << 30;
 
     /// <summary>Matches a sample's tensors to the model inputs (by name, the rest in order) and checks type and shape; returns them in model order.</summary>
     public static IReadOnlyList<TensorData> Bind(Sample sample, IReadOnlyList<ModelInput> inputs)
@@ -211,6 +271,31 @@ public static class SampleLoader
             TensorElementType.UInt16 => Fill(n, () => (ushort)random.NextInt64(range.Min, range.MaxExclusive)),
             TensorElementType.UInt32 => Fill(n, () => (uint)random.NextInt64(range.Min, range.MaxExclusive)),
             TensorElementType.UInt64 => Fill(n, () => (ulong)random.NextInt64(range.Min, range.MaxExclusive)),
+            _ => throw new OnnxFactorizeException($"Input '{input.Name}' has element type {input.ElementType}, which cannot be generated; give inputs from files."),
+        };
+        return new TensorData(input.Name, input.ElementType, shape, data);
+    }
+
+    private static bool IsInteger(TensorElementType t) => t is TensorElementType.Int64 or TensorElementType.Int32 or TensorElementType.Int16
+        or TensorElementType.Int8 or TensorElementType.UInt8 or TensorElementType.UInt16 or TensorElementType.UInt32 or TensorElementType.UInt64;
+
+    private static TensorData Constant(ModelInput input, long[] shape, double v)
+    {
+        var n = TensorData.ElementCountOf(shape);
+        Array data = input.ElementType switch
+        {
+            TensorElementType.Float => Fill(n, () => (float)v),
+            TensorElementType.Double => Fill(n, () => v),
+            TensorElementType.Float16 => Fill(n, () => new Float16(BitConverter.HalfToUInt16Bits((Half)v))),
+            TensorElementType.Bool => Fill(n, () => v != 0),
+            TensorElementType.Int64 => Fill(n, () => (long)v),
+            TensorElementType.Int32 => Fill(n, () => (int)v),
+            TensorElementType.Int16 => Fill(n, () => (short)v),
+            TensorElementType.Int8 => Fill(n, () => (sbyte)v),
+            TensorElementType.UInt8 => Fill(n, () => (byte)v),
+            TensorElementType.UInt16 => Fill(n, () => (ushort)v),
+            TensorElementType.UInt32 => Fill(n, () => (uint)v),
+            TensorElementType.UInt64 => Fill(n, () => (ulong)v),
             _ => throw new OnnxFactorizeException($"Input '{input.Name}' has element type {input.ElementType}, which cannot be generated; give inputs from files."),
         };
         return new TensorData(input.Name, input.ElementType, shape, data);

@@ -18,6 +18,7 @@ public static partial class TensorFiles
     /// <summary>Reads a <c>.pb</c> or <c>.npy</c> file, choosing the format by extension; the name is the stored tensor name or else the file stem.</summary>
     public static TensorData Read(string path)
     {
+        Onnx.OutputPaths.RequireRegularFile(path, "the tensor file");
         var ext = Path.GetExtension(path).ToLowerInvariant();
         return ext switch
         {

@@ -1,4 +1,3 @@
-using OnnxFactorize.Passes;
 
 namespace OnnxFactorize.Validation;
 
@@ -36,15 +35,25 @@ public sealed record ValidationResult
     /// <summary>Latency, or null when not measured (golden mode or latency disabled).</summary>
     public LatencyResult? Latency { get; init; }
 
-    /// <summary>What the passes decided per node (may be empty).</summary>
-    public IReadOnlyList<FactorizationDecision> Decisions { get; init; } = [];
 
     /// <summary>The thresholds that were checked.</summary>
     public ValidationThresholds Thresholds { get; init; } = new();
 
+    /// <summary>With a budget: the planner's calibration error re-measured on the validation samples; null otherwise.</summary>
+    public HeldOutCheck? HeldOut { get; init; }
+
+    /// <summary>Where the samples came from, e.g. "4 seeded random sample(s), seed 0" or the input path.</summary>
+    public string InputsDescription { get; init; } = "";
+
     /// <summary>Every broken threshold; empty means pass.</summary>
     public IReadOnlyList<ThresholdFailure> Failures { get; init; } = [];
 
-    /// <summary>Whether every threshold held.</summary>
+    /// <summary>Whether every threshold held (also true when none was set: see <see cref="Checked"/>).</summary>
     public bool Passed => Failures.Count == 0;
+
+    /// <summary>Whether any threshold was set, so a pass means something was checked.</summary>
+    public bool Checked => Thresholds.Any;
+
+    /// <summary>"pass" (thresholds set, all held), "fail" (one broke) or "unchecked" (no threshold set: nothing was checked).</summary>
+    public string Verdict => !Passed ? "fail" : Checked ? "pass" : "unchecked";
 }

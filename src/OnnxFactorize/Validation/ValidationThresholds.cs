@@ -35,9 +35,18 @@ public sealed record ThresholdFailure
     }
 }
 
-/// <summary>Pass/fail limits; any subset may be set (null = not checked); validated once by <see cref="Validate"/>.</summary>
+/// <summary>Pass/fail limits; any subset may be set (null = not checked); validated once by <see cref="Validate"/>. With no
+/// accuracy limit given, validation applies <see cref="Defaults"/> (see <see cref="WithDefaults"/>), so a PASS always means
+/// something was checked.</summary>
 public sealed record ValidationThresholds
 {
+    /// <summary>The limits applied when no accuracy threshold is given: relative L2 error ≤ 0.05 and cosine ≥ 0.995 on every
+    /// output, top-1 agreement ≥ 0.95 on outputs that are class scores (documented in README and docs/report-schema.md).</summary>
+    public static ValidationThresholds Defaults { get; } = new() { MaxRelL2Error = 0.05, MinCosine = 0.995, MinTop1Agreement = 0.95 };
+
+    /// <summary>Names (as in the JSON report) of the thresholds that were filled in from <see cref="Defaults"/> rather than given.</summary>
+    public IReadOnlyList<string> Defaulted { get; init; } = [];
+
     /// <summary>Largest allowed ‖a − b‖/‖a‖ per output.</summary>
     public double? MaxRelL2Error { get; init; }
 
@@ -59,6 +68,33 @@ public sealed record ValidationThresholds
     /// <summary>Whether any threshold is set.</summary>
     public bool Any => MaxRelL2Error is not null || MaxAbsError is not null || MinCosine is not null || MinTop1Agreement is not null
         || MaxAccuracyDrop is not null || MinSpeedup is not null;
+
+    /// <summary>Whether any accuracy threshold (everything but minSpeedup) is set.</summary>
+    public bool AnyAccuracy => MaxRelL2Error is not null || MaxAbsError is not null || MinCosine is not null || MinTop1Agreement is not null || MaxAccuracyDrop is not null;
+
+    /// <summary>These thresholds, or, when no accuracy threshold is set, these plus <see cref="Defaults"/> with the filled-in
+    /// names recorded in <see cref="Defaulted"/>. An explicit accuracy threshold replaces all defaults.</summary>
+    public ValidationThresholds WithDefaults() => AnyAccuracy ? this : this with
+    {
+        MaxRelL2Error = Defaults.MaxRelL2Error,
+        MinCosine = Defaults.MinCosine,
+        MinTop1Agreement = Defaults.MinTop1Agreement,
+        Defaulted = ["maxRelL2Error", "minCosine", "minTop1Agreement"],
+    };
+
+    /// <summary>Every set threshold as (JSON name, limit, whether it is a default), in a stable order.</summary>
+    public IReadOnlyList<(string Name, double Limit, bool IsDefault)> Set()
+    {
+        var all = new (string Name, double? Limit)[]
+        {
+            ("maxRelL2Error", MaxRelL2Error), ("maxAbsError", MaxAbsError), ("minCosine", MinCosine),
+            ("minTop1Agreement", MinTop1Agreement), ("maxAccuracyDrop", MaxAccuracyDrop), ("minSpeedup", MinSpeedup),
+        };
+        return [.. all.Where(t => t.Limit is not null).Select(t => (t.Name, t.Limit!.Value, Defaulted.Contains(t.Name)))];
+    }
+
+    /// <summary>One line naming every set threshold and marking defaults, e.g. "maxRelL2Error 0.05 (default), minSpeedup 1".</summary>
+    public string Describe() => string.Join(", ", Set().Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Name} {t.Limit:G6}{(t.IsDefault ? " (default)" : "")}")));
 
     /// <summary>Checks every limit once, with messages that name the bad value.</summary>
     public void Validate()
@@ -103,6 +139,11 @@ public sealed record ValidationThresholds
         if (MaxAccuracyDrop is { } limit && !outputs.Any(o => o.Classification?.AccuracyDropPoints is not null))
         {
             throw new OnnxFactorizeException(string.Create(CultureInfo.InvariantCulture, $"Threshold maxAccuracyDrop {limit} needs labels and a class-score output; give a labels file or drop the threshold."));
+        }
+
+        if (MinTop1Agreement is { } top1 && !Defaulted.Contains("minTop1Agreement") && outputs.Count > 0 && outputs.All(o => o.Classification is null))
+        {
+            throw new OnnxFactorizeException(string.Create(CultureInfo.InvariantCulture, $"Threshold minTop1Agreement {top1} needs an output of class scores ([N, classes]); none of {string.Join(", ", outputs.Select(o => $"'{o.Name}'"))} is one. For per-pixel or per-token agreement declare --task classify, or drop the threshold."));
         }
 
         if (MinSpeedup is { } minSpeedup)

@@ -16,8 +16,8 @@ internal static class LayerScanner
     private const BindingFlags All = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
 
     /// <summary>Every (user namespace, used namespace, user type, used type) edge from a type whose namespace starts with
-    /// <paramref name="fromPrefix"/> to a type of another namespace starting with "OnnxFactorize".</summary>
-    public static IEnumerable<(string From, string To, string FromType, string ToType)> Edges(Assembly assembly, string fromPrefix)
+    /// <paramref name="fromPrefix"/> to a type of another namespace under <paramref name="toPrefix"/>.</summary>
+    public static IEnumerable<(string From, string To, string FromType, string ToType)> Edges(Assembly assembly, string fromPrefix, string toPrefix = "OnnxFactorize")
     {
         foreach (var type in assembly.GetTypes())
         {
@@ -30,7 +30,7 @@ internal static class LayerScanner
             foreach (var used in UsedTypes(type).Distinct())
             {
                 var to = NamespaceOf(used);
-                if (to is not null && to != from && (to == "OnnxFactorize" || to.StartsWith("OnnxFactorize.", StringComparison.Ordinal)))
+                if (to is not null && to != from && (to == toPrefix || to.StartsWith(toPrefix + ".", StringComparison.Ordinal)))
                 {
                     yield return (from, to, type.FullName ?? type.Name, used.FullName ?? used.Name);
                 }

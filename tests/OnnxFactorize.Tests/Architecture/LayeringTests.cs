@@ -12,10 +12,10 @@ public class LayeringTests
         ["OnnxFactorize.Onnx", "OnnxFactorize.Onnx.Proto"],
         ["OnnxFactorize.Graph"],
         ["OnnxFactorize.Decomposition"],
+        ["OnnxFactorize.Runtime"],
         ["OnnxFactorize.Passes"],
         ["OnnxFactorize.Validation"],
-        ["OnnxFactorize.Calibration"],
-        ["OnnxFactorize.Planning", "OnnxFactorize.Analysis"],
+        ["OnnxFactorize.Planning", "OnnxFactorize.Analysis", "OnnxFactorize.Calibration"],
         ["OnnxFactorize.Reports"],
         ["OnnxFactorize.Optimization"],
     ];
@@ -53,6 +53,21 @@ public class LayeringTests
         Assert.NotEmpty(edges);
         var violations = Violations(edges);
         Assert.True(violations.Count == 0, string.Join("\n", violations));
+    }
+
+    [Fact]
+    public void Decomposition_holds_no_onnx_or_onnx_runtime_type()
+    {
+        var assembly = typeof(Optimizer).Assembly;
+        var runtime = LayerScanner.Edges(assembly, "OnnxFactorize.Decomposition", "Microsoft.ML.OnnxRuntime").Select(e => $"{e.FromType} uses {e.ToType}");
+        var onnx = LayerScanner.Edges(assembly, "OnnxFactorize.Decomposition")
+            .Where(e => e.To.StartsWith("OnnxFactorize.Onnx", StringComparison.Ordinal) || e.To == "OnnxFactorize.Graph")
+            .Select(e => $"{e.FromType} uses {e.ToType}");
+        var found = runtime.Concat(onnx).Distinct().ToList();
+        Assert.True(found.Count == 0, string.Join("\n", found));
+
+        // The GEMM backend is injected: the Runtime layer registers MLAS with the decompositions.
+        Assert.NotNull(OnnxFactorize.Decomposition.MatrixOps.Backend);
     }
 
     [Fact]

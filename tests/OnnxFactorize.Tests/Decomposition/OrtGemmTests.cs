@@ -1,4 +1,5 @@
 using OnnxFactorize.Decomposition;
+using OnnxFactorize.Runtime;
 
 namespace OnnxFactorize.Tests.Decomposition;
 

@@ -11,9 +11,31 @@ public sealed class HtmlReportTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     [Fact]
+    public void Html_without_thresholds_says_nothing_was_checked_and_shows_no_pass()
+    {
+        var unchecked_ = SampleResults.Failed() with { Thresholds = new(), Failures = [] };
+        var html = HtmlReport.Render(unchecked_);
+
+        Assert.Contains("<p id=\"verdict\" class=\"unchecked\">NOT CHECKED: no thresholds set, nothing was checked</p>", html, StringComparison.Ordinal);
+        Assert.DoesNotContain(">PASS<", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("Every threshold held", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Html_pass_lists_each_threshold_as_default_or_explicit()
+    {
+        var passed = SampleResults.Failed() with { Thresholds = new OnnxFactorize.Validation.ValidationThresholds { MinSpeedup = 1.1 }.WithDefaults(), Failures = [] };
+        var html = HtmlReport.Render(passed);
+
+        Assert.Contains("<p id=\"verdict\" class=\"pass\">PASS</p>", html, StringComparison.Ordinal);
+        Assert.Contains("<tr><td>maxRelL2Error</td><td>0.05</td><td>default</td></tr>", html, StringComparison.Ordinal);
+        Assert.Contains("<tr><td>minSpeedup</td><td>1.1</td><td>explicit</td></tr>", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Html_is_self_contained_and_escapes_names()
     {
-        var html = HtmlReport.Render(SampleResults.Failed());
+        var html = HtmlReport.Render(SampleResults.Failed(), decisions: SampleResults.Decisions);
 
         Assert.DoesNotContain("<script", html, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("http://", html.Replace("http://www.w3.org/2000/svg", "", StringComparison.Ordinal), StringComparison.Ordinal);
@@ -28,7 +50,7 @@ public sealed class HtmlReportTests : IDisposable
         var chromium = FindChromium();
         Assert.True(chromium is not null, "chromium not found on PATH; install it with: apt-get install -y chromium (CI must have it; this test never skips).");
         var page = _dir.File("report.html");
-        HtmlReport.WriteFile(SampleResults.Failed(), page);
+        HtmlReport.WriteFile(SampleResults.Failed(), page, decisions: SampleResults.Decisions);
 
         var (code, dom, err) = RunChromium(chromium!, "--dump-dom", page);
         Assert.True(code == 0, $"chromium exited {code}: {err}");

@@ -8,10 +8,14 @@ public class JsonReportTests
     [Fact]
     public void Report_is_versioned_camel_case_and_carries_every_documented_field()
     {
-        using var doc = JsonDocument.Parse(JsonReport.Serialize(SampleResults.Failed()));
+        using var stream = new MemoryStream();
+        JsonReport.Write(stream, new ReportSummary("m.onnx", "o.onnx", "energy 0.99", 250_000, 100_000, "2 of 3 node(s) factorized"), SampleResults.Decisions, SampleResults.Failed(), null);
+        using var doc = JsonDocument.Parse(stream.ToArray());
         var root = doc.RootElement;
 
         Assert.Equal(1, root.GetProperty("schemaVersion").GetInt32());
+        Assert.True(root.GetProperty("validated").GetBoolean());
+        Assert.Equal(2, root.GetProperty("summary").GetProperty("nodesFactorized").GetInt32());
         Assert.False(root.GetProperty("passed").GetBoolean());
         var model = root.GetProperty("model");
         Assert.Equal(250_000, model.GetProperty("paramsBefore").GetInt64());
@@ -44,18 +48,45 @@ public class JsonReportTests
 
         Assert.Equal(0.01, root.GetProperty("thresholds").GetProperty("maxRelL2Error").GetDouble());
         Assert.Equal(JsonValueKind.Null, root.GetProperty("thresholds").GetProperty("minCosine").ValueKind);
+        Assert.Equal("explicit", root.GetProperty("thresholdSources").GetProperty("maxRelL2Error").GetString());
+        Assert.Equal("fail", root.GetProperty("verdict").GetString());
+        Assert.Equal(1.8, latency.GetProperty("speedupCiLow").GetDouble());
+        Assert.True(latency.GetProperty("speedupSignificant").GetBoolean());
         var failure = root.GetProperty("failures")[0];
         Assert.Equal("logits", failure.GetProperty("output").GetString());
         Assert.Equal(0.011, failure.GetProperty("excess").GetDouble(), 9);
     }
 
     [Fact]
+    public void Unchecked_results_are_not_passed_and_defaults_are_marked()
+    {
+        var none = SampleResults.Failed() with { Thresholds = new(), Failures = [] };
+        using var a = JsonDocument.Parse(JsonReport.Serialize(none));
+        Assert.False(a.RootElement.GetProperty("passed").GetBoolean());
+        Assert.Equal("unchecked", a.RootElement.GetProperty("verdict").GetString());
+
+        var defaults = none with { Thresholds = new OnnxFactorize.Validation.ValidationThresholds().WithDefaults() };
+        using var b = JsonDocument.Parse(JsonReport.Serialize(defaults));
+        Assert.True(b.RootElement.GetProperty("passed").GetBoolean());
+        Assert.Equal("default", b.RootElement.GetProperty("thresholdSources").GetProperty("minCosine").GetString());
+    }
+
+    [Fact]
     public void Every_top_level_key_is_documented_in_the_schema_file()
     {
         var schema = File.ReadAllText(Path.Combine(RepoRoot(), "docs", "report-schema.md"));
-        using var doc = JsonDocument.Parse(JsonReport.Serialize(SampleResults.Failed()));
         var keys = new List<string>();
-        Collect(doc.RootElement, keys);
+        var summary = new ReportSummary("m.onnx", "o.onnx", "energy 0.99", 250_000, 100_000, "2 of 3 node(s) factorized");
+        foreach (var validation in new[] { SampleResults.Failed(), null })
+        {
+            using var stream = new MemoryStream();
+            JsonReport.Write(stream, summary, SampleResults.Decisions, validation, null);
+            using var doc = JsonDocument.Parse(stream.ToArray());
+            Collect(doc.RootElement, keys);
+        }
+
+        Assert.Contains("nodesFactorized", keys);
+        Assert.Contains("weightRelError", keys);
 
         Assert.All(keys.Distinct(), k => Assert.Contains($"`{k}`", schema, StringComparison.Ordinal));
     }

@@ -1,9 +1,10 @@
 using System.Collections.Concurrent;
-using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
-using OnnxFactorize.Onnx.Proto;
+using System.Runtime.CompilerServices;
+using OnnxFactorize.Decomposition;
+using OnnxFactorize.Onnx;
 
-namespace OnnxFactorize.Decomposition;
+namespace OnnxFactorize.Runtime;
 
 /// <summary>Large float32 products on ONNX Runtime's MLAS SGEMM through a one-node Gemm model (transA/transB as
 /// attributes, all dimensions symbolic), one session per transpose form and thread count, cached for the process.
@@ -11,6 +12,13 @@ namespace OnnxFactorize.Decomposition;
 /// unavailable once and every product stays on the managed kernel.</summary>
 internal static class OrtGemm
 {
+    /// <summary>Registers this backend with the decompositions when the engine assembly loads (the one composition root:
+    /// Decomposition receives its GEMM, it never reaches for ONNX Runtime itself).</summary>
+#pragma warning disable CA2255 // The engine's own composition root: MatrixOps must see MLAS before any decomposition runs.
+    [ModuleInitializer]
+#pragma warning restore CA2255
+    internal static void Register() => MatrixOps.Backend = new Adapter();
+
     private static readonly ConcurrentDictionary<(bool TransA, bool TransB, int Threads), InferenceSession> Sessions = new();
     private static readonly string[] InputNames = ["A", "B"];
     private static readonly string[] OutputNames = ["Y"];
@@ -108,45 +116,20 @@ internal static class OrtGemm
             // Worker threads would otherwise spin after each product and steal the cores from the managed code between
             // products (CholQR, eigen-solver) on small machines.
             options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
-            var session = new InferenceSession(Model(transA, transB).ToByteArray(), options);
+            var session = new InferenceSession(KernelModels.Gemm(transA, transB), options);
             Sessions[(transA, transB, threads)] = session;
             return session;
         }
     }
 
-    // Y = op(A)·op(B) as ONNX Gemm (opset 13, alpha 1, no C): transA/transB are native attributes, so no Transpose node.
-    private static ModelProto Model(bool transA, bool transB)
-    {
-        var node = new NodeProto { OpType = "Gemm", Name = "gemm" };
-        node.Input.Add("A");
-        node.Input.Add("B");
-        node.Output.Add("Y");
-        node.Attribute.Add(new AttributeProto { Name = "transA", Type = AttributeProto.Types.AttributeType.Int, I = transA ? 1 : 0 });
-        node.Attribute.Add(new AttributeProto { Name = "transB", Type = AttributeProto.Types.AttributeType.Int, I = transB ? 1 : 0 });
-        var graph = new GraphProto { Name = "gemm" };
-        graph.Node.Add(node);
-        graph.Input.Add(Matrix("A", transA ? "k" : "m", transA ? "m" : "k"));
-        graph.Input.Add(Matrix("B", transB ? "n" : "k", transB ? "k" : "n"));
-        graph.Output.Add(Matrix("Y", "m", "n"));
-        var model = new ModelProto { IrVersion = 8, ProducerName = "OnnxFactorize", Graph = graph };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
-        return model;
-    }
-
-    private static ValueInfoProto Matrix(string name, string rows, string cols)
-    {
-        var shape = new TensorShapeProto();
-        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = rows });
-        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = cols });
-        return new ValueInfoProto
-        {
-            Name = name,
-            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } },
-        };
-    }
-
     private sealed class Restore(Backend previous) : IDisposable
     {
         public void Dispose() => Forced.Value = previous;
+    }
+
+    private sealed class Adapter : IGemmBackend
+    {
+        public bool TryGemm(float[] a, int m, int k, float[] b, int n, float[] c, bool transA, bool transB, int threads) =>
+            OrtGemm.TryGemm(a, m, k, b, n, c, transA, transB, threads);
     }
 }
