@@ -18,7 +18,8 @@ for model in mlp cnn; do
         --data-aware whiten --inputs "$digits/$model/calibration" --report "$work/$model-whiten.json" -q >/dev/null
     for mode in plain whiten; do
         "${cli[@]}" compare "$digits/$model.onnx" "$work/$model-$mode.onnx" --inputs "$digits/$model/evaluation" \
-            --labels "$digits/$model/evaluation/labels.npy" --runs 1 --report "$work/$model-$mode-eval.json" -q >/dev/null
+            --labels "$digits/$model/evaluation/labels.npy" --runs 1 --report "$work/$model-$mode-eval.json" -q >/dev/null \
+            || [ $? -eq 1 ]   # 1 = a default threshold failed, expected for a lossy factorization; the accuracy is what is read
         python3 - "$model" "$mode" "$work/$model-$mode-eval.json" <<'PY'
 import json, sys
 o = json.load(open(sys.argv[3]))["outputs"][0]
