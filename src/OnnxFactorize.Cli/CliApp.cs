@@ -91,6 +91,7 @@ internal static class CliApp
         optimize.Add(o.Output);
         AddAll(optimize, o.FactorizeSet);
         optimize.Add(o.ExternalData);
+        optimize.Add(o.DataAware);
         AddAll(optimize, o.BudgetSet);
         optimize.Add(o.Validate);
         AddAll(optimize, o.ValidationSet);

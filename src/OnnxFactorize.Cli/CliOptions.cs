@@ -40,6 +40,8 @@ internal sealed class CliOptions
 
     public Option<bool> AllowOverridableWeights { get; } = new("--allow-overridable-weights") { Description = "Also factorize initializers that are listed as graph inputs." };
 
+    public Option<string?> DataAware { get; } = new("--data-aware") { Description = "none (default) or whiten: fit Gemm/MatMul/1×1 Conv factors to the data in --inputs (whitened SVD on the inputs' statistics, bias corrected) instead of to the weights alone.", HelpName = "none|whiten" };
+
     public Option<bool> ExternalData { get; } = new("--external-data") { Description = "Store large tensors in a .data file next to the output model." };
 
     public Option<bool> Validate { get; } = new("--validate") { Description = "After optimizing, compare both models in ONNX Runtime and check thresholds." };
@@ -191,11 +193,11 @@ internal sealed class CliOptions
     /// <summary>Whether any validation-only option was given (they need --validate on optimize). --dim also serves shape
     /// measurement; --report is written with or without a validation; --max-accuracy-drop and --min-top1-agreement are budgets on optimize; inputs and labels also feed a
     /// budget's calibration.</summary>
-    public string? FirstValidationOptionGiven(ParseResult result, bool budgetMode)
+    public string? FirstValidationOptionGiven(ParseResult result, bool budgetMode, bool dataAware = false)
     {
         Option[] alsoBudget = [Inputs, Labels, InputValue, InputRange];
         return ValidationSet
-            .Where(o => o != Dim && o != Report && o != MaxAccuracyDrop && o != MinTop1Agreement && !(budgetMode && alsoBudget.Contains(o)))
+            .Where(o => o != Dim && o != Report && o != MaxAccuracyDrop && o != MinTop1Agreement && !(budgetMode && alsoBudget.Contains(o)) && !(dataAware && o == Inputs))
             .FirstOrDefault(o => result.GetResult(o) is { Implicit: false })?.Name;
     }
 
@@ -252,6 +254,14 @@ internal sealed class CliOptions
         };
         return options.Validate();
     }
+
+    /// <summary>The --data-aware mode (none when not given); the rule that it needs --inputs lives in OptimizeRequest.Validate.</summary>
+    public DataAwareMode ToDataAware(ParseResult result) => result.GetValue(DataAware) switch
+    {
+        null or "none" => DataAwareMode.None,
+        "whiten" => DataAwareMode.Whiten,
+        var other => throw new OnnxFactorizeException($"--data-aware '{other}' is unknown; use none or whiten."),
+    };
 
     private static bool Given(ParseResult result, Option option) => result.GetResult(option) is { Implicit: false };
 

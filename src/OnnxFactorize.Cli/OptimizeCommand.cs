@@ -13,10 +13,11 @@ internal static class OptimizeCommand
 {
     public static int Run(ParseResult parsed, CliOptions o, CliOutput output, CancellationToken cancellationToken)
     {
-        var factorize = o.ToFactorizeOptions(parsed);
+        var factorize = o.ToFactorizeOptions(parsed) with { DataAware = o.ToDataAware(parsed) };
+        var dataAware = factorize.DataAware != DataAwareMode.None;
         var budget = o.ToBudgetOptions(parsed, factorize);
         var validate = parsed.GetValue(o.Validate);
-        if (!validate && o.FirstValidationOptionGiven(parsed, budget is not null) is { } needsValidate)
+        if (!validate && o.FirstValidationOptionGiven(parsed, budget is not null, dataAware) is { } needsValidate)
         {
             throw new OnnxFactorizeException($"{needsValidate} only applies with --validate; add --validate or drop {needsValidate}.");
         }
@@ -27,6 +28,7 @@ internal static class OptimizeCommand
             OutputPath = parsed.GetRequiredValue(o.Output),
             Factorize = factorize,
             Budget = budget,
+            CalibrationInputs = dataAware ? parsed.GetValue(o.Inputs) : null,
             Validation = validate ? o.ToValidationOptions(parsed) : null,
             Dims = o.Dims(parsed),
             ExternalData = parsed.GetValue(o.ExternalData) ? ExternalDataMode.Always : ExternalDataMode.Auto,

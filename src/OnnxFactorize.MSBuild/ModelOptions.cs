@@ -23,6 +23,7 @@ internal sealed class ModelOptions
         new("Exclude", "--exclude", OptionKind.Text),
         new("AllowOverridableWeights", "--allow-overridable-weights", OptionKind.Flag),
         new("ExternalData", "--external-data", OptionKind.Flag),
+        new("DataAware", "--data-aware", OptionKind.Text),
         new("Seed", "--seed", OptionKind.Integer),
         new("Dims", "--dim", OptionKind.Dims),
         new("Inputs", "--inputs", OptionKind.Path, Validation: true),
@@ -135,7 +136,9 @@ internal sealed class ModelOptions
 
         var validateText = metadata("Validate").Trim();
         var validate = validateText.Length == 0 || ParseBool("Validate", validateText);
-        if (!validate && given.FirstOrDefault(g => g.Item1.Validation && !(budgets.Count == 1 && CalibrationNames.Contains(g.Item1.Name))) is { Item1: { } needsValidation })
+        // DataAware reads Inputs as its calibration data, with or without a validation.
+        var dataAware = given.Any(g => g.Item1.Name == "DataAware" && g.Item2 != "none");
+        if (!validate && given.FirstOrDefault(g => g.Item1.Validation && !(budgets.Count == 1 && CalibrationNames.Contains(g.Item1.Name)) && !(dataAware && g.Item1.Name == "Inputs")) is { Item1: { } needsValidation })
         {
             throw new ArgumentException($"{needsValidation.Name} only applies when the model is validated; remove Validate=\"false\" or drop {needsValidation.Name}.");
         }

@@ -30,6 +30,8 @@ public sealed class BadInputTests : IDisposable
         { "--max-error and --min-top1-agreement conflict", ["optimize", "{mlp}", "-o", "{out}", "--max-error", "0.02", "--min-top1-agreement", "0.9"] },
         { "target 'speed' is unknown", ["optimize", "{mlp}", "-o", "{out}", "--max-error", "0.02", "--target", "speed"] },
         { "--inputs only applies with --validate", ["optimize", "{mlp}", "-o", "{out}", "--inputs", "{dir}"] },
+        { "data-aware factorization (whiten) fits the factors to real data; give calibration inputs (--inputs", ["optimize", "{mlp}", "-o", "{out}", "--data-aware", "whiten"] },
+        { "--data-aware 'magic' is unknown", ["optimize", "{mlp}", "-o", "{out}", "--data-aware", "magic"] },
         { "method 'qr' is unknown", ["optimize", "{mlp}", "-o", "{out}", "--method", "qr"] },
         { "op 'Add' is not supported", ["optimize", "{mlp}", "-o", "{out}", "--op", "Gemm,Add"] },
         { "--only '(' is not a valid regular expression", ["optimize", "{mlp}", "-o", "{out}", "--only", "("] },

@@ -31,7 +31,7 @@ public sealed class CommandTests : IDisposable
             "--allow-overridable-weights", "--external-data", "--validate", "--inputs", "--labels", "--dim", "--runs", "--threads",
             "--max-rel-error", "--max-abs-error", "--min-cosine", "--min-top1-agreement", "--max-accuracy-drop", "--min-speedup",
             "--report", "--html", "--seed", "--quiet", "--verbose", "--max-error", "--target", "--calibration-samples", "--cache-dir",
-            "--no-cache", "--no-latency-guard", "--tucker-ranks", "Exit codes: 0 success; 1",
+            "--no-cache", "--no-latency-guard", "--tucker-ranks", "--data-aware", "Exit codes: 0 success; 1",
         ];
         foreach (var option in options)
         {
@@ -64,6 +64,28 @@ public sealed class CommandTests : IDisposable
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Contains("node(s) factorized (fixed rank 4)", run.Stdout);
         Assert.True(new FileInfo(output).Length + new FileInfo(output + ".data").Length < new FileInfo(CliProcess.TestModel("mlp_gemm.onnx")).Length);
+    }
+
+    [Fact]
+    public void Optimize_with_data_aware_whiten_fits_every_gemm_to_the_inputs_and_validates_on_them()
+    {
+        var inputs = _dir.File("calibration");
+        Directory.CreateDirectory(inputs);
+        var random = new Random(3);
+        var x = Enumerable.Range(0, 32 * 64).Select(_ => (float)random.NextDouble()).ToArray();
+        OnnxFactorize.Validation.TensorFiles.WriteNpy(Path.Combine(inputs, "X.npy"), OnnxFactorize.Validation.TensorData.Create("X", [32, 64], x));
+        var report = _dir.File("whiten.json");
+
+        var run = CliProcess.Run("optimize", CliProcess.TestModel("mlp_gemm.onnx"), "-o", _dir.File("whiten.onnx"), "--rank", "4",
+            "--data-aware", "whiten", "--inputs", inputs, "--validate", "--report", report);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("data-aware (whiten)", run.Stdout);
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(report));
+        var factorized = json.RootElement.GetProperty("nodes").EnumerateArray().Where(n => n.GetProperty("status").GetString() == "factorized").ToList();
+        Assert.NotEmpty(factorized);
+        Assert.All(factorized, n => Assert.Equal("whiten", n.GetProperty("mode").GetString()));
+        Assert.All(factorized, n => Assert.InRange(n.GetProperty("outputRelError").GetDouble(), 0, 1));
     }
 
     [Fact]

@@ -65,6 +65,16 @@ public sealed class ModelOptionsTests
     }
 
     [Fact]
+    public void DataAware_passes_its_flag_and_reads_Inputs_without_a_validation()
+    {
+        var args = Parse(("DataAware", "whiten"), ("Validate", "false"), ("Inputs", "calib")).ToArguments("m.onnx", "o.onnx", "r.json").ToList();
+        Assert.Equal("whiten", args[args.IndexOf("--data-aware") + 1]);
+        Assert.Equal(Path.GetFullPath(Path.Combine(ProjectDir, "calib")), args[args.IndexOf("--inputs") + 1]);
+        Assert.DoesNotContain("--validate", args);
+        Assert.Throws<ArgumentException>(() => Parse(("DataAware", "none"), ("Validate", "false"), ("Inputs", "calib")));
+    }
+
+    [Fact]
     public void A_budget_passes_its_flags_and_keeps_the_planner_cache_in_obj()
     {
         var args = Parse(("MaxError", "0.02"), ("Target", "latency"), ("Validate", "false"), ("Inputs", "calib"))

@@ -29,6 +29,11 @@ public sealed record OptimizeRequest
     /// <summary>Bindings of symbolic dims, used to measure intermediate shapes (so FLOPs use real spatial sizes).</summary>
     public IReadOnlyDictionary<string, long> Dims { get; init; } = new Dictionary<string, long>();
 
+    /// <summary>Real calibration inputs for data-aware factorization (<see cref="FactorizeOptions.DataAware"/>): a .pb/.npy
+    /// file, a folder of them, or a folder of test_data_set_* folders (as <see cref="Calibration.CalibrationInputs"/> reads
+    /// them). Required with data-aware factorization, unused without it.</summary>
+    public string? CalibrationInputs { get; init; }
+
     /// <summary>How tensors are stored in the written model.</summary>
     public ExternalDataMode ExternalData { get; init; } = ExternalDataMode.Auto;
 
@@ -64,7 +69,7 @@ public sealed record OptimizeRequest
     internal (string Role, string? Path)[] Reads =>
     [
         ("input model", ModelPath), ("--inputs", Validation?.Inputs.Path), ("--labels", Validation?.Inputs.LabelsPath),
-        ("--inputs", Budget?.Inputs.Path), ("--labels", Budget?.Inputs.LabelsPath),
+        ("--inputs", Budget?.Inputs.Path), ("--labels", Budget?.Inputs.LabelsPath), ("--inputs", CalibrationInputs),
     ];
 
     /// <summary>What the run writes, by the role the user knows it by.</summary>
@@ -94,6 +99,23 @@ public sealed record OptimizeRequest
         if (HtmlReportPath is not null && Validation is null)
         {
             throw new OnnxFactorizeException($"the HTML report '{HtmlReportPath}' shows a validation; validate too, or drop the HTML report.");
+        }
+
+        if (Factorize.DataAware != DataAwareMode.None)
+        {
+            if (string.IsNullOrWhiteSpace(CalibrationInputs))
+            {
+                throw new OnnxFactorizeException("data-aware factorization (whiten) fits the factors to real data; give calibration inputs (--inputs <file|dir>, MSBuild Inputs, or OptimizeRequest.CalibrationInputs).");
+            }
+
+            if (Budget is not null)
+            {
+                throw new OnnxFactorizeException("data-aware factorization (whiten) does not combine with a budget yet (the budget planner measures weight-space plans); drop one of them.");
+            }
+        }
+        else if (CalibrationInputs is not null)
+        {
+            throw new OnnxFactorizeException($"calibration inputs '{CalibrationInputs}' are only read by data-aware factorization; set data-aware to whiten, or drop them.");
         }
 
         OutputPaths.CheckAll(Reads, Writes);

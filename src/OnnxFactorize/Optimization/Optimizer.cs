@@ -1,5 +1,6 @@
 using System.Globalization;
 using OnnxFactorize.Analysis;
+using OnnxFactorize.Decomposition;
 using OnnxFactorize.Onnx;
 using OnnxFactorize.Passes;
 using OnnxFactorize.Planning;
@@ -38,9 +39,16 @@ public static class Optimizer
         if (request.Budget is not { } budget)
         {
             var shapes = MeasureShapes(model, request.Dims, notes);
+            IReadOnlyDictionary<string, GramAccumulator>? statistics = null;
+            if (request.Factorize.DataAware != DataAwareMode.None)
+            {
+                progress.PhaseStarted?.Invoke("Collecting calibration statistics");
+                statistics = DataAwareStatistics.Collect(model, request.Factorize, request.CalibrationInputs!, shapes, notes, cancellationToken);
+            }
+
             progress.PhaseStarted?.Invoke("Decomposing");
-            result = Factorizer.Run(model, request.Factorize, progress.Factorize, cancellationToken, measuredShapes: shapes);
-            how = request.Factorize.RankPolicy.ToString();
+            result = Factorizer.Run(model, request.Factorize, progress.Factorize, cancellationToken, measuredShapes: shapes, inputStatistics: statistics);
+            how = request.Factorize.RankPolicy.ToString() + (statistics is null ? "" : ", data-aware (whiten)");
         }
         else
         {

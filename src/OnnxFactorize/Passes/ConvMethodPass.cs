@@ -112,6 +112,8 @@ public abstract class ConvMethodPass : IFactorizationRule
             FlopsAfter = planned.FlopsAfter,
             WeightRelError = planned.RelativeError,
             SingularValues = planned.SingularValues,
+            Mode = planned.Mode,
+            OutputRelError = planned.OutputRelError,
         };
         return new FactorizationPlan(subject, decision, () => planned.Emit(subject), planned.Reconstruct);
     }
@@ -164,7 +166,8 @@ public abstract class ConvMethodPass : IFactorizationRule
 /// <summary>A planned, priced factorization of one conv; <see cref="Emit"/> rewrites the graph, <see cref="Reconstruct"/>
 /// gives the dense kernel the chain computes.</summary>
 internal sealed record ConvCandidate(string Method, int Rank, int[] Ranks, int BreakEvenRank, long ParamsAfter, long FlopsAfter,
-    double RelativeError, double[] SingularValues, string Reason, Func<float[]> Reconstruct, Func<ConvSubject, Node> Emit);
+    double RelativeError, double[] SingularValues, string Reason, Func<float[]> Reconstruct, Func<ConvSubject, Node> Emit,
+    string Mode = "plain", double? OutputRelError = null);
 
 /// <summary>The conv being factorized: node, constant kernel and its values, bias, geometry, and emission helpers.</summary>
 internal sealed class ConvSubject : FactorizationCandidate

@@ -17,6 +17,11 @@ public sealed class ConvPointwiseSvdPass : ConvMethodPass
     {
         var g = subject.Geometry;
         int rows = g.OutChannels, cols = g.InPerGroup;
+        if (g.SpatialRank == 2 && subject.Context.InputStatisticsOf(subject.Node) is { } statistics && statistics.Dimension == cols)
+        {
+            return DataAwareRules.Conv(subject, statistics, target, requireSavings, out reason);
+        }
+
         var policy = target.Policy;
         var needed = Math.Clamp(policy.RequiredSingularValues(rows, cols), 1, Math.Min(rows, cols));
         if (!requireSavings)

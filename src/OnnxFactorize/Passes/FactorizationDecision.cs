@@ -58,6 +58,15 @@ public sealed record FactorizationDecision
     /// <summary>Relative Frobenius error of the approximated weight, ‖W − Ŵ‖_F / ‖W‖_F.</summary>
     public double WeightRelError { get; init; }
 
-    /// <summary>Singular values of the weight (largest first, as many as were computed), for spectrum plots.</summary>
+    /// <summary>How the factors were fitted: "plain" (the best approximation of the weight itself) or "whiten" (data-aware:
+    /// whitened SVD on the calibration inputs' centered Gram, bias corrected).</summary>
+    public string Mode { get; init; } = "plain";
+
+    /// <summary>Data-aware only: predicted relative output error of the node on the calibration data after bias correction,
+    /// ‖(W − Ŵ)(X − μ)‖_F / ‖W(X − μ)‖_F (exact when the input Gram is positive definite); null without calibration data.</summary>
+    public double? OutputRelError { get; init; }
+
+    /// <summary>Singular values of the weight (largest first, as many as were computed), for spectrum plots; in mode
+    /// "whiten", of the whitened weight W·S (output space, what the rank policy acted on).</summary>
     public IReadOnlyList<double> SingularValues { get; init; } = [];
 }

@@ -45,6 +45,11 @@ public sealed record FactorizeOptions
     /// <summary>Settings of the SVD engine (seed, oversampling, power iterations).</summary>
     public SvdOptions Svd { get; init; } = new();
 
+    /// <summary>Data-aware factorization: <see cref="DataAwareMode.Whiten"/> fits Gemm/MatMul/1×1 Conv to the input
+    /// statistics given to <see cref="Factorizer.Run"/> (collected by <c>Optimizer.Run</c> from calibration inputs). The
+    /// analyzer and the budget planner collect none, so they plan weight-space.</summary>
+    public DataAwareMode DataAware { get; init; } = DataAwareMode.None;
+
     /// <summary>Checks every value; throws <see cref="OnnxFactorizeException"/> naming the first bad one.</summary>
     public FactorizeOptions Validate()
     {
@@ -82,6 +87,11 @@ public sealed record FactorizeOptions
         if (Methods.Count == 0)
         {
             throw new OnnxFactorizeException("method list is empty; give auto or one or more of svd, tucker2, spatial-svd, depthwise.");
+        }
+
+        if (!Enum.IsDefined(DataAware))
+        {
+            throw new OnnxFactorizeException($"data-aware mode {(int)DataAware} is unknown; use none or whiten.");
         }
 
         foreach (var method in Methods)

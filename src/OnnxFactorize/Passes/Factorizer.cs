@@ -35,16 +35,21 @@ public static class Factorizer
 
     /// <summary>Factorizes <paramref name="model"/> with <paramref name="options"/>; the input model is not modified.
     /// <paramref name="measuredShapes"/> (e.g. from <c>ModelCost.ValueShapes</c>) lets FLOPs be counted where the model
-    /// declares no intermediate shapes; <paramref name="svdCache"/> shares decompositions with other runs.</summary>
+    /// declares no intermediate shapes; <paramref name="svdCache"/> shares decompositions with other runs;
+    /// <paramref name="inputStatistics"/> feeds data-aware factorization (<see cref="PassContext.InputStatistics"/>).</summary>
     public static FactorizationResult Run(OnnxModel model, FactorizeOptions options, IProgress<FactorizeProgress>? progress = null,
         CancellationToken cancellationToken = default, IReadOnlyList<IFactorizationRule>? rules = null,
-        IReadOnlyDictionary<string, long[]>? measuredShapes = null, SvdCache? svdCache = null)
+        IReadOnlyDictionary<string, long[]>? measuredShapes = null, SvdCache? svdCache = null,
+        IReadOnlyDictionary<string, GramAccumulator>? inputStatistics = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var graph = ModelGraph.Import(model, measuredShapes);
-        var context = new PassContext(graph, options, cancellationToken, svdCache);
+        var context = new PassContext(graph, options, cancellationToken, svdCache)
+        {
+            InputStatistics = inputStatistics ?? new Dictionary<string, GramAccumulator>(),
+        };
         var candidates = Candidates(graph, options, rules ?? DefaultRules);
         var decisions = new List<FactorizationDecision>();
         for (var i = 0; i < candidates.Count; i++)

@@ -66,12 +66,19 @@ public sealed class GemmSvdRule : MatrixRule
     {
         ArgumentNullException.ThrowIfNull(target);
         var c = (MatrixCandidate)candidate;
+        var statistics = c.Context.InputStatisticsOf(c.Node);
+        if (statistics is not null && DataAwareRules.Unusable(c, statistics) is null)
+        {
+            return DataAwareRules.Gemm(c, statistics, target, out reason);
+        }
+
         var plan = c.PlanSvd(target.Policy, out reason);
         if (plan is null)
         {
             return null;
         }
 
+        reason += c.DataAwareFallback(statistics);
         var node = c.Node;
         var alpha = node.GetFloat("alpha", 1f);
         var beta = node.GetFloat("beta", 1f);

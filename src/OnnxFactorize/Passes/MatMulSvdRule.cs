@@ -58,11 +58,19 @@ public sealed class MatMulSvdRule : MatrixRule
     {
         ArgumentNullException.ThrowIfNull(target);
         var c = (MatrixCandidate)candidate;
+        var statistics = c.Context.InputStatisticsOf(c.Node);
+        if (statistics is not null && DataAwareRules.Unusable(c, statistics) is null)
+        {
+            return DataAwareRules.MatMul(c, statistics, target, out reason);
+        }
+
         var plan = c.PlanSvd(target.Policy, out reason);
         if (plan is null)
         {
             return null;
         }
+
+        reason += c.DataAwareFallback(statistics);
 
         var k = plan.Choice.Rank;
         return new FactorizationPlan(c, plan.Decision(c, reason), Emit, () => c.Reconstruct(plan.Svd, k));

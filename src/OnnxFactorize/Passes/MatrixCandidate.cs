@@ -65,6 +65,10 @@ public sealed class MatrixCandidate : FactorizationCandidate
         return new MatrixPlan(svd, choice);
     }
 
+    /// <summary>With data-aware factorization on, why this node was fitted weight-space (appended to its reason); else "".</summary>
+    internal string DataAwareFallback(GramAccumulator? statistics) =>
+        Context.Options.DataAware == DataAwareMode.None ? "" : $" Data-aware: plain svd here ({DataAwareRules.Unusable(this, statistics)}).";
+
     /// <summary>Ŵ = A·B in the stored layout (transposed back when the view is transposed); Gemm's alpha is not part of it.</summary>
     internal float[] Reconstruct(SvdResult svd, int rank)
     {

@@ -11,6 +11,7 @@ public sealed class PassContext
 {
     private readonly Dictionary<(TensorProto Tensor, bool Transposed), SvdResult> _svds = new();
     private readonly Dictionary<(TensorProto Tensor, bool Transposed, int Rank, float Scale), (Value Left, Value Right)> _factors = new();
+    private readonly Dictionary<GramAccumulator, InputWhitening> _whitenings = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>Creates a context over <paramref name="model"/>; <paramref name="svdCache"/> shares decompositions across runs.</summary>
     public PassContext(ModelGraph model, FactorizeOptions options, CancellationToken cancellationToken = default, SvdCache? svdCache = null)
@@ -24,6 +25,19 @@ public sealed class PassContext
     /// <summary>Decompositions shared with other runs (budget planning, incremental builds), or null.</summary>
     public SvdCache? SvdCache { get; }
 
+    /// <summary>Data-aware factorization: statistics (Gram, mean, count) of what each main-graph node's weight reads on the
+    /// calibration data, keyed by the node's first output name (unique in a graph); with
+    /// <see cref="FactorizeOptions.DataAware"/> on, the svd rules fit the nodes listed here to their data. Empty by default.</summary>
+    public IReadOnlyDictionary<string, GramAccumulator> InputStatistics { get; init; } = new Dictionary<string, GramAccumulator>();
+
+    /// <summary>The input statistics of <paramref name="node"/> when data-aware factorization is on and they were collected; else null.</summary>
+    public GramAccumulator? InputStatisticsOf(Node node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        return Options.DataAware != DataAwareMode.None && node.Graph.Path.Length == 0 && node.Outputs.Count > 0
+            && InputStatistics.TryGetValue(node.Outputs[0].Name, out var statistics) ? statistics : null;
+    }
+
     /// <summary>The rank policy for <paramref name="node"/>: its per-node override from <see cref="FactorizeOptions.NodePolicies"/>, else the global one.</summary>
     public RankPolicy PolicyFor(Node node) => Options.PolicyFor(Label(node));
 
@@ -35,6 +49,21 @@ public sealed class PassContext
 
     /// <summary>Cancels long decompositions.</summary>
     public CancellationToken CancellationToken { get; }
+
+    /// <summary>The whitening of the centered Gram of <paramref name="inputs"/>, computed once per statistics object (nodes
+    /// reading one activation share it).</summary>
+    public InputWhitening WhiteningOf(GramAccumulator inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        if (!_whitenings.TryGetValue(inputs, out var whitening))
+        {
+            var options = new WhiteningOptions { MaxDegreeOfParallelism = Options.Svd.MaxDegreeOfParallelism };
+            whitening = InputWhitening.FromGram(inputs.CenteredGram(), inputs.Dimension, options, CancellationToken);
+            _whitenings[inputs] = whitening;
+        }
+
+        return whitening;
+    }
 
     /// <summary>A stable label for messages and reports: the node's name, or op#index within its graph path.</summary>
     public static string Label(Node node)

@@ -295,6 +295,8 @@ public static class JsonReport
         w.WriteNumber("flopsBefore", d.FlopsBefore);
         w.WriteNumber("flopsAfter", d.FlopsAfter);
         Number(w, "weightRelError", d.WeightRelError);
+        w.WriteString("mode", d.Mode);
+        Number(w, "outputRelError", d.OutputRelError);
         w.WriteString("status", d.Status == DecisionStatus.Factorized ? "factorized" : "skipped");
         w.WriteString("reason", d.Reason);
         w.WriteEndObject();

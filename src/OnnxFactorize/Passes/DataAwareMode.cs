@@ -1,0 +1,13 @@
+namespace OnnxFactorize.Passes;
+
+/// <summary>Whether factorization looks at the data the weights see (<see cref="FactorizeOptions.DataAware"/>).</summary>
+public enum DataAwareMode
+{
+    /// <summary>Weight-space decompositions only: the best approximation of W itself.</summary>
+    None,
+
+    /// <summary>Gemm, MatMul (weight on the right) and 1×1 Conv use the whitened SVD of W on the centered input Gram
+    /// collected from calibration inputs (minimizing the output error on that data, SVD-LLM), and fold the bias correction
+    /// (W − Ŵ)·μ into the bias; other methods stay weight-space.</summary>
+    Whiten,
+}
