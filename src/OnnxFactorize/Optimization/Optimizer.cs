@@ -47,7 +47,7 @@ public static class Optimizer
             }
 
             progress.PhaseStarted?.Invoke("Decomposing");
-            result = Factorizer.Run(model, request.Factorize, progress.Factorize, cancellationToken, measuredShapes: shapes, inputStatistics: statistics);
+            result = Factorizer.Run(model, request.Factorize, progress.Factorize, cancellationToken, rules: null, measuredShapes: shapes, svdCache: null, inputStatistics: statistics);
             how = request.Factorize.RankPolicy.ToString() + (statistics is null ? "" : ", data-aware (whiten)");
         }
         else

@@ -66,7 +66,7 @@ internal static class DataAwareRules
             }
 
             var (values, dims) = folded.Value;
-            var corrected = graph.AddInitializer(TensorData.Create(c.Weight.Name + "_bias", dims, values, DataType(c)));
+            var corrected = graph.AddInitializer(TensorCodec.Create(c.Weight.Name + "_bias", dims, values, DataType(c)));
             return graph.AddNode("Gemm", [first.Outputs[0], q, corrected], [output.Name + "_svd_out"], c.Label + "_svd_b");
         }
     }
@@ -171,8 +171,8 @@ internal static class DataAwareRules
     {
         var left = alpha == 1f ? plan.Left : Array.ConvertAll(plan.Left, v => v * alpha);
         var graph = c.Node.Graph;
-        var p = graph.AddInitializer(TensorData.Create(c.Weight.Name + "_svd_a", [c.Rows, plan.Rank], left, DataType(c)));
-        var q = graph.AddInitializer(TensorData.Create(c.Weight.Name + "_svd_b", [plan.Rank, c.Cols], plan.Right, DataType(c)));
+        var p = graph.AddInitializer(TensorCodec.Create(c.Weight.Name + "_svd_a", [c.Rows, plan.Rank], left, DataType(c)));
+        var q = graph.AddInitializer(TensorCodec.Create(c.Weight.Name + "_svd_b", [plan.Rank, c.Cols], plan.Right, DataType(c)));
         return (p, q);
     }
 

@@ -46,7 +46,7 @@ public sealed record FactorizeOptions
     public SvdOptions Svd { get; init; } = new();
 
     /// <summary>Data-aware factorization: <see cref="DataAwareMode.Whiten"/> fits Gemm/MatMul/1×1 Conv to the input
-    /// statistics given to <see cref="Factorizer.Run"/> (collected by <c>Optimizer.Run</c> from calibration inputs). The
+    /// statistics given to the factorizer (collected by <c>Optimizer.Run</c> from calibration inputs). The
     /// analyzer and the budget planner collect none, so they plan weight-space.</summary>
     public DataAwareMode DataAware { get; init; } = DataAwareMode.None;
 

@@ -35,12 +35,18 @@ public static class Factorizer
 
     /// <summary>Factorizes <paramref name="model"/> with <paramref name="options"/>; the input model is not modified.
     /// <paramref name="measuredShapes"/> (e.g. from <c>ModelCost.ValueShapes</c>) lets FLOPs be counted where the model
-    /// declares no intermediate shapes; <paramref name="svdCache"/> shares decompositions with other runs;
-    /// <paramref name="inputStatistics"/> feeds data-aware factorization (<see cref="PassContext.InputStatistics"/>).</summary>
+    /// declares no intermediate shapes; <paramref name="svdCache"/> shares decompositions with other runs.</summary>
     public static FactorizationResult Run(OnnxModel model, FactorizeOptions options, IProgress<FactorizeProgress>? progress = null,
         CancellationToken cancellationToken = default, IReadOnlyList<IFactorizationRule>? rules = null,
-        IReadOnlyDictionary<string, long[]>? measuredShapes = null, SvdCache? svdCache = null,
-        IReadOnlyDictionary<string, GramAccumulator>? inputStatistics = null)
+        IReadOnlyDictionary<string, long[]>? measuredShapes = null, SvdCache? svdCache = null) =>
+        Run(model, options, progress, cancellationToken, rules, measuredShapes, svdCache, inputStatistics: null);
+
+    /// <summary><see cref="Run(OnnxModel, FactorizeOptions, IProgress{FactorizeProgress}?, CancellationToken, IReadOnlyList{IFactorizationRule}?, IReadOnlyDictionary{string, long[]}?, SvdCache?)"/>
+    /// with <paramref name="inputStatistics"/>, the calibration statistics of data-aware factorization (<see cref="PassContext.InputStatistics"/>).</summary>
+    internal static FactorizationResult Run(OnnxModel model, FactorizeOptions options, IProgress<FactorizeProgress>? progress,
+        CancellationToken cancellationToken, IReadOnlyList<IFactorizationRule>? rules,
+        IReadOnlyDictionary<string, long[]>? measuredShapes, SvdCache? svdCache,
+        IReadOnlyDictionary<string, GramAccumulator>? inputStatistics)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);

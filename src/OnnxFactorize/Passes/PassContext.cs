@@ -28,10 +28,10 @@ public sealed class PassContext
     /// <summary>Data-aware factorization: statistics (Gram, mean, count) of what each main-graph node's weight reads on the
     /// calibration data, keyed by the node's first output name (unique in a graph); with
     /// <see cref="FactorizeOptions.DataAware"/> on, the svd rules fit the nodes listed here to their data. Empty by default.</summary>
-    public IReadOnlyDictionary<string, GramAccumulator> InputStatistics { get; init; } = new Dictionary<string, GramAccumulator>();
+    internal IReadOnlyDictionary<string, GramAccumulator> InputStatistics { get; init; } = new Dictionary<string, GramAccumulator>();
 
     /// <summary>The input statistics of <paramref name="node"/> when data-aware factorization is on and they were collected; else null.</summary>
-    public GramAccumulator? InputStatisticsOf(Node node)
+    internal GramAccumulator? InputStatisticsOf(Node node)
     {
         ArgumentNullException.ThrowIfNull(node);
         return Options.DataAware != DataAwareMode.None && node.Graph.Path.Length == 0 && node.Outputs.Count > 0
@@ -52,7 +52,7 @@ public sealed class PassContext
 
     /// <summary>The whitening of the centered Gram of <paramref name="inputs"/>, computed once per statistics object (nodes
     /// reading one activation share it).</summary>
-    public InputWhitening WhiteningOf(GramAccumulator inputs)
+    internal InputWhitening WhiteningOf(GramAccumulator inputs)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         if (!_whitenings.TryGetValue(inputs, out var whitening))

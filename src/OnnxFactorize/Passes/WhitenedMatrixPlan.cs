@@ -56,7 +56,7 @@ internal sealed record WhitenedMatrixPlan(RankChoice Choice, int Rank, float[] L
     {
         var graph = candidate.Node.Graph;
         var type = PassContext.ConstantTensor(candidate.Weight)!.DataType;
-        var bias = graph.AddInitializer(TensorData.Create(candidate.Weight.Name + "_bias_shift", dims, shift, type));
+        var bias = graph.AddInitializer(TensorCodec.Create(candidate.Weight.Name + "_bias_shift", dims, shift, type));
         return graph.AddNode("Add", [output, bias], [candidate.Node.Outputs[0].Name + "_bias_shift"], candidate.Label + "_bias_shift");
     }
 
