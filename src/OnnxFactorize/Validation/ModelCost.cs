@@ -100,6 +100,12 @@ public static class ModelCost
             + graph.SparseInitializer.Sum(s => TensorData.ElementCountOf(s.Dims));
         foreach (var node in graph.Node)
         {
+            // Exporters such as paddle2onnx store every weight as a Constant node's value tensor, not as an initializer.
+            if (node.OpType == "Constant" && node.Domain is "" or "ai.onnx" && node.Attribute.FirstOrDefault(a => a.Name == "value")?.T is { } constant)
+            {
+                total += TensorData.ElementCountOf(constant.Dims);
+            }
+
             foreach (var a in node.Attribute)
             {
                 total += a.G is { } g ? CountParameters(g) : 0;

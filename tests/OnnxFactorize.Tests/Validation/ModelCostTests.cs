@@ -49,3 +49,15 @@ public class ModelCostTests
         Assert.Contains("'batch' (axis 0 of input 'x')", e.Message, StringComparison.Ordinal);
     }
 }
+
+public class ConstantNodeParameterTests
+{
+    [Fact]
+    public void Parameters_kept_in_constant_nodes_are_counted_like_initializers()
+    {
+        // The PP-OCR classifier (a Paddle export) has no weight initializers: every weight is a Constant node.
+        var model = OnnxFactorize.Onnx.OnnxModel.Load(OnnxFactorize.Tests.Support.RealModels.Path("ppocr-mobile-v2-cls"));
+        Assert.DoesNotContain(model.Proto.Graph.Initializer, t => t.Dims.Count >= 2);
+        Assert.InRange(ModelCost.CountParameters(model.Proto), 100_000, 200_000);
+    }
+}
