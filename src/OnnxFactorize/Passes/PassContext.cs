@@ -117,9 +117,9 @@ public sealed class PassContext
             return $"weight '{weight.Name}' is computed at run time, not a constant";
         }
 
-        if (weight.IsOverridableInitializer && !Options.AllowOverridableWeights)
+        if (ConstantSource(weight) is { IsOverridableInitializer: true } overridable && !Options.AllowOverridableWeights)
         {
-            return $"weight '{weight.Name}' is also a graph input, so callers can override it (allow with --allow-overridable-weights)";
+            return $"weight '{overridable.Name}' is also a graph input, so callers can override it (allow with --allow-overridable-weights)";
         }
 
         if (!ElementType.IsFactorizable(tensor.DataType))
@@ -157,20 +157,37 @@ public sealed class PassContext
         return null;
     }
 
-    /// <summary>The tensor behind a constant value: its initializer, or the <c>value</c> tensor of the Constant node
-    /// producing it (exporters such as Paddle's emit weights that way). Null for anything computed.</summary>
-    public static TensorProto? ConstantTensor(Value value)
+    /// <summary>The tensor behind a constant value: its initializer, the <c>value</c> tensor of the Constant node producing
+    /// it (exporters such as Paddle's emit weights that way), or either of those behind a chain of Identity nodes (torch.onnx
+    /// puts weights there). Null for anything computed.</summary>
+    public static TensorProto? ConstantTensor(Value value) => ConstantSource(value)?.Initializer ?? ConstantNodeTensor(ConstantSource(value));
+
+    /// <summary>The value that actually holds a constant: <paramref name="value"/> itself, or the initializer or Constant
+    /// output at the end of a chain of Identity nodes leading to it; null for anything computed.</summary>
+    public static Value? ConstantSource(Value value)
     {
         ArgumentNullException.ThrowIfNull(value);
-        if (value.Initializer is not null)
+        for (var hops = 0; hops < 64; hops++)
         {
-            return value.Initializer;
+            if (value.Initializer is not null || ConstantNodeTensor(value) is not null)
+            {
+                return value;
+            }
+
+            if (value.Producer is { OpType: "Identity", IsDefaultDomain: true, Inputs: [{ } source] })
+            {
+                value = source;
+                continue;
+            }
+
+            return null;
         }
 
-        return value.Producer is { OpType: "Constant", IsDefaultDomain: true, Inputs.Count: 0 } producer && producer.Attribute("value")?.T is { } t
-            ? t
-            : null;
+        return null;
     }
+
+    private static TensorProto? ConstantNodeTensor(Value? value) =>
+        value?.Producer is { OpType: "Constant", IsDefaultDomain: true, Inputs.Count: 0 } producer && producer.Attribute("value")?.T is { } t ? t : null;
 
     /// <summary>Static dims of a value, from its declared shape or its constant tensor; null when unknown.</summary>
     public static IReadOnlyList<long>? ShapeOf(Value value)
