@@ -76,6 +76,7 @@ public static class SampleLoader
         ArgumentNullException.ThrowIfNull(dims);
         var shapes = new List<long[]>();
         var unbound = new List<string>();
+        string? example = null;
         foreach (var input in inputs)
         {
             var shape = new long[input.Dims.Count];
@@ -96,6 +97,7 @@ public static class SampleLoader
                 }
                 else
                 {
+                    example ??= string.IsNullOrEmpty(sym) ? $"{input.Name}:{axis}" : sym;
                     unbound.Add(string.IsNullOrEmpty(sym)
                         ? $"axis {axis} of input '{input.Name}' (bind with {input.Name}:{axis}=N)"
                         : $"'{sym}' (axis {axis} of input '{input.Name}')");
@@ -107,7 +109,7 @@ public static class SampleLoader
 
         if (unbound.Count > 0)
         {
-            throw new OnnxFactorizeException($"Unbound dims: {string.Join("; ", unbound)}; bind each with name=value, e.g. batch=1.");
+            throw new OnnxFactorizeException($"Unbound dims: {string.Join("; ", unbound)}; bind each with --dim name=value, e.g. --dim {example}=1 (MSBuild: Dims=\"{example}=1\").");
         }
 
         for (var i = 0; i < inputs.Count; i++)

@@ -17,7 +17,7 @@ public sealed class SampleLoaderTests : IDisposable
     {
         var e = Assert.Throws<OnnxFactorizeException>(() => SampleLoader.ResolveShapes([Ids, Mask], new Dictionary<string, long> { ["seq"] = 8 }));
 
-        Assert.Equal("Unbound dims: 'batch' (axis 0 of input 'input_ids'); axis 0 of input 'mask' (bind with mask:0=N); bind each with name=value, e.g. batch=1.", e.Message);
+        Assert.Equal("Unbound dims: 'batch' (axis 0 of input 'input_ids'); axis 0 of input 'mask' (bind with mask:0=N); bind each with --dim name=value, e.g. --dim batch=1 (MSBuild: Dims=\"batch=1\").", e.Message);
     }
 
     [Fact]
