@@ -49,6 +49,10 @@ public static class Optimizer
             progress.PhaseStarted?.Invoke("Decomposing");
             result = Factorizer.Run(model, request.Factorize, progress.Factorize, cancellationToken, rules: null, measuredShapes: shapes, svdCache: null, inputStatistics: statistics);
             how = request.Factorize.RankPolicy.ToString() + (statistics is null ? "" : ", data-aware (whiten)");
+            if (Advice.For(model, request, result, shapes, cancellationToken) is { } advice)
+            {
+                notes.Add(advice);
+            }
         }
         else
         {
