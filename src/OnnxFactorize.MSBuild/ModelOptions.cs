@@ -181,6 +181,14 @@ internal sealed class ModelOptions
             }
         }
 
+        // A build item like <OnnxFactorize Include="Models/*.onnx" /> must not fail on a symbolic batch dim: every dim the
+        // Dims metadata does not name is bound to 1 (the tool says so), as ONNX Runtime's perf tool does.
+        if (!_given.Any(g => g.Spec.Kind == OptionKind.Dims && g.Value.Split(';').Any(d => d.TrimStart().StartsWith("*=", StringComparison.Ordinal))))
+        {
+            args.Add("--dim");
+            args.Add("*=1");
+        }
+
         if (Validate)
         {
             args.Add("--validate");

@@ -99,6 +99,19 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public void A_wildcard_dim_binds_every_unnamed_symbolic_dim_and_says_so()
+    {
+        // mlp_gemm.onnx has a symbolic batch dim: without a binding, validation refuses (exit 2); with --dim *=1 it runs.
+        var refused = CliProcess.Run("optimize", CliProcess.TestModel("mlp_gemm.onnx"), "-o", _dir.File("w0.onnx"), "--validate", "--runs", "1");
+        Assert.True(refused.ExitCode == 2, refused.ToString());
+        Assert.Contains("--dim batch=1", refused.Stderr, StringComparison.Ordinal);
+
+        var run = CliProcess.Run("optimize", CliProcess.TestModel("mlp_gemm.onnx"), "-o", _dir.File("w.onnx"), "--validate", "--runs", "1", "--dim", "*=1");
+        Assert.True(run.ExitCode is 0 or 1, run.ToString());
+        Assert.Contains("symbolic dims not bound by name are set to 1", run.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Optimize_without_validate_writes_a_json_report_of_the_decisions()
     {
         var json = _dir.File("plain/report.json");

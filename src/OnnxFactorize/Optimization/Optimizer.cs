@@ -133,6 +133,11 @@ public static class Optimizer
     // when that is impossible (an unbound dim, a model ORT cannot run) the work goes on with declared shapes only.
     private static IReadOnlyDictionary<string, long[]>? MeasureShapes(OnnxModel model, IReadOnlyDictionary<string, long> dims, List<string> notes)
     {
+        if (dims.TryGetValue(InputOptions.AnyDim, out var any))
+        {
+            notes.Add($"note: symbolic dims not bound by name are set to {any} (--dim *={any}); bind one with --dim name=value to choose its size.");
+        }
+
         try
         {
             return ModelCost.ValueShapes(model.ProtoWithInlineData(), dims);

@@ -91,7 +91,10 @@ public sealed record InputOptions
         return ranges;
     }
 
-    /// <summary>Parses "name=value" dim bindings (e.g. "batch=1", "seq=128"), naming the bad entry on failure.</summary>
+    /// <summary>The dim name that binds every symbolic dim no other binding names: <c>--dim *=1</c>.</summary>
+    public const string AnyDim = "*";
+
+    /// <summary>Parses "name=value" dim bindings (e.g. "batch=1", "seq=128", "*=1" for every other dim), naming the bad entry on failure.</summary>
     public static IReadOnlyDictionary<string, long> ParseDims(IEnumerable<string> bindings)
     {
         ArgumentNullException.ThrowIfNull(bindings);

@@ -95,6 +95,11 @@ public static class SampleLoader
                 {
                     shape[axis] = byName;
                 }
+                else if (dims.TryGetValue(InputOptions.AnyDim, out var byDefault))
+                {
+                    // --dim *=N: every dim no other binding names (ONNX Runtime's perf tool binds free dims to 1 likewise).
+                    shape[axis] = byDefault;
+                }
                 else
                 {
                     example ??= string.IsNullOrEmpty(sym) ? $"{input.Name}:{axis}" : sym;
