@@ -222,7 +222,7 @@ public static class ModelCost
             }
             catch (OnnxRuntimeException e)
             {
-                throw new OnnxFactorizeException($"Cannot count FLOPs: the model declares no shapes for {string.Join(", ", names.Take(3).Select(n => $"'{n}'"))} and running it on random inputs failed ({FirstLine(e.Message)}).", e);
+                throw new OnnxFactorizeException($"Cannot count FLOPs: the model declares no shapes for {string.Join(", ", names.Take(3).Select(n => $"'{n}'"))} and running it on random inputs failed ({OrtSessions.FirstLine(e.Message)}).", e);
             }
             finally
             {
@@ -233,5 +233,4 @@ public static class ModelCost
         }
     }
 
-    internal static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 }

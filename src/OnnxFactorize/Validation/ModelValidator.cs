@@ -164,7 +164,7 @@ public static class ModelValidator
         catch (OnnxRuntimeException e)
         {
             options.Dispose();
-            throw new OnnxFactorizeException($"Execution provider 'cuda' is not available ({ModelCost.FirstLine(e.Message)}); use cpu.", e);
+            throw new OnnxFactorizeException($"Execution provider 'cuda' is not available ({OrtSessions.FirstLine(e.Message)}); use cpu.", e);
         }
 
         return options;
@@ -181,7 +181,7 @@ public static class ModelValidator
         }
         catch (OnnxRuntimeException e)
         {
-            throw new OnnxFactorizeException($"{modelPath}: ONNX Runtime failed to run the model ({ModelCost.FirstLine(e.Message)}).", e);
+            throw new OnnxFactorizeException($"{modelPath}: ONNX Runtime failed to run the model ({OrtSessions.FirstLine(e.Message)}).", e);
         }
         finally
         {
