@@ -17,9 +17,14 @@ internal static class AnalyzeCommand
     {
         var modelPath = parsed.GetRequiredValue<string>("model");
         var options = o.ToFactorizeOptions(parsed);
-        var jsonPath = parsed.GetValue(o.Json);
+        if (parsed.GetResult(o.AnalyzeReport) is { Implicit: false } && parsed.GetResult(o.Json) is { Implicit: false })
+        {
+            throw new OnnxFactorizeException("--report and --json conflict: --json is the deprecated spelling of --report; give --report only.");
+        }
+
+        var jsonPath = parsed.GetValue(o.AnalyzeReport) ?? parsed.GetValue(o.Json);
         (string, string?)[] reads = [("input model", modelPath)];
-        (string, string?)[] writes = [("--json", jsonPath)];
+        (string, string?)[] writes = [("--report", jsonPath)];
         OutputPaths.CheckAll(reads, writes);
         var (analysis, notes) = output.WithNodeProgress("Analyzing", progress => Optimizer.Analyze(modelPath, options, o.Dims(parsed), progress, cancellationToken));
         cancellationToken.ThrowIfCancellationRequested();

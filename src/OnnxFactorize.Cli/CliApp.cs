@@ -25,6 +25,12 @@ internal static class CliApp
             return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
         }
 
+        if (UsageHints.Check(args, parsed, options) is { } hint)
+        {
+            stderr.WriteLine(hint);
+            return ExitCodes.BadInput;
+        }
+
         if (parsed.Errors.Count > 0)
         {
             var command = parsed.CommandResult.Command;
@@ -37,6 +43,11 @@ internal static class CliApp
         {
             // --help or --version: the commands themselves have no action, so only built-in ones land here.
             return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+        }
+
+        if (UsageHints.Deprecated(parsed, options) is { } deprecated)
+        {
+            stderr.WriteLine(deprecated);
         }
 
         var output = new CliOutput(stdout, plain, parsed.GetValue(options.Quiet), verbose);
@@ -82,7 +93,8 @@ internal static class CliApp
         var root = new RootCommand(
             "Shrinks ONNX models by low-rank factorization (SVD of Gemm/MatMul weights) and proves the result in ONNX Runtime.");
         var help = root.Options.OfType<HelpOption>().Single();
-        help.Action = new ExitCodesHelpAction((HelpAction)help.Action!);
+        help.Action = new ExitCodesHelpAction((HelpAction)help.Action!, HelpLayout.Groups(o));
+        HelpLayout.WriteDefaults(HelpLayout.Defaults(o));
         root.Add(o.Quiet);
         root.Add(o.Verbose);
 
@@ -99,6 +111,7 @@ internal static class CliApp
 
         var analyze = new Command("analyze", "Per node: weight shape, parameters, FLOPs, ranks keeping 90/95/99/99.9 % energy, suggested and break-even rank, estimated savings. Writes no model.");
         analyze.Add(new Argument<string>("model") { Description = "The .onnx model to analyze." });
+        analyze.Add(o.AnalyzeReport);
         analyze.Add(o.Json);
         AddAll(analyze, o.FactorizeSet);
         analyze.Add(o.Dim);
@@ -141,13 +154,37 @@ internal static class CliApp
     }
 }
 
-/// <summary>The default help followed by the exit-code contract, on every command's --help.</summary>
-internal sealed class ExitCodesHelpAction(HelpAction inner) : SynchronousCommandLineAction
+/// <summary>The default help, its options in sections for the commands <paramref name="groups"/> names, followed by the
+/// exit-code contract, on every command's --help.</summary>
+internal sealed class ExitCodesHelpAction(HelpAction inner, IReadOnlyDictionary<string, IReadOnlyList<OptionGroup>> groups) : SynchronousCommandLineAction
 {
     public override int Invoke(ParseResult parseResult)
     {
-        var code = inner.Invoke(parseResult);
-        parseResult.InvocationConfiguration.Output.WriteLine(CliApp.ExitCodeHelp);
+        var configuration = parseResult.InvocationConfiguration;
+        var output = configuration.Output;
+        var command = parseResult.CommandResult.Command;
+        if (command is RootCommand || !groups.TryGetValue(command.Name, out var sections))
+        {
+            var plain = inner.Invoke(parseResult);
+            output.WriteLine(CliApp.ExitCodeHelp);
+            return plain;
+        }
+
+        // The built-in help writes one flat "Options:" list; it is captured and split into sections.
+        using var buffer = new StringWriter();
+        configuration.Output = buffer;
+        int code;
+        try
+        {
+            code = inner.Invoke(parseResult);
+        }
+        finally
+        {
+            configuration.Output = output;
+        }
+
+        output.Write(HelpLayout.Regroup(buffer.ToString(), sections));
+        output.WriteLine(CliApp.ExitCodeHelp);
         return code;
     }
 }

@@ -20,7 +20,7 @@ internal sealed class CliOptions
 
     public Option<string> Method { get; } = new("--method") { Description = "Comma list of methods: auto, svd, tucker2, spatial-svd, depthwise.", DefaultValueFactory = _ => "auto", HelpName = "list" };
 
-    public Option<double?> Energy { get; } = new("--energy") { Description = "Rank policy: keep this fraction of each weight's energy, in (0, 1]. Default 0.99.", HelpName = "fraction" };
+    public Option<double?> Energy { get; } = new("--energy") { Description = "Rank policy: keep this fraction of each weight's energy, in (0, 1].", HelpName = "fraction" };
 
     public Option<int?> Rank { get; } = new("--rank") { Description = "Rank policy: the same rank for every node (>= 1).", HelpName = "n" };
 
@@ -30,7 +30,7 @@ internal sealed class CliOptions
 
     public Option<int> RankMultiple { get; } = new("--rank-multiple") { Description = "Round ranks up to a multiple of n (never past break-even).", DefaultValueFactory = _ => 1, HelpName = "n" };
 
-    public Option<string?> Op { get; } = new("--op") { Description = "Comma list of operator types to consider: Gemm, MatMul, Conv (default all).", HelpName = "list" };
+    public Option<string?> Op { get; } = new("--op") { Description = "Comma list of operator types to consider: Gemm, MatMul, Conv.", HelpName = "list" };
 
     public Option<string?> Only { get; } = new("--only") { Description = "Only nodes whose name matches this regular expression.", HelpName = "regex" };
 
@@ -40,19 +40,19 @@ internal sealed class CliOptions
 
     public Option<bool> AllowOverridableWeights { get; } = new("--allow-overridable-weights") { Description = "Also factorize initializers that are listed as graph inputs." };
 
-    public Option<string?> DataAware { get; } = new("--data-aware") { Description = "none (default) or whiten: fit Gemm/MatMul/1×1 Conv factors to the data in --inputs (whitened SVD on the inputs' statistics, bias corrected) instead of to the weights alone.", HelpName = "none|whiten" };
+    public Option<string?> DataAware { get; } = new("--data-aware") { Description = "none or whiten: fit Gemm/MatMul/1×1 Conv factors to the data in --inputs (whitened SVD on the inputs' statistics, bias corrected) instead of to the weights alone.", HelpName = "none|whiten" };
 
     public Option<bool> ExternalData { get; } = new("--external-data") { Description = "Store large tensors in a .data file next to the output model." };
 
     public Option<bool> Validate { get; } = new("--validate") { Description = "After optimizing, compare both models in ONNX Runtime and check thresholds." };
 
-    public Option<string?> Inputs { get; } = new("--inputs") { Description = "A .pb/.npy file or folder of validation inputs (default: seeded random inputs).", HelpName = "file|dir" };
+    public Option<string?> Inputs { get; } = new("--inputs") { Description = "A .pb/.npy file or folder of validation inputs.", HelpName = "file|dir" };
 
     public Option<string?> Labels { get; } = new("--labels") { Description = "int64 labels (.npy/.pb) for classification accuracy.", HelpName = "file" };
 
     public Option<string[]> Dim { get; } = new("--dim") { Description = "Bind a symbolic dim, e.g. --dim batch=1 (repeatable).", HelpName = "name=value", Arity = ArgumentArity.ZeroOrMore };
 
-    public Option<int?> Samples { get; } = new("--samples") { Description = "Seeded random validation samples without --inputs (default 4; with a budget at least --calibration-samples, with a different seed).", HelpName = "n" };
+    public Option<int?> Samples { get; } = new("--samples") { Description = "Seeded random validation samples without --inputs; with a budget at least --calibration-samples, with a different seed.", HelpName = "n" };
 
     public Option<string[]> InputValue { get; } = new("--input-value") { Description = "Fixed value of a generated input, e.g. --input-value sample_rate=16000 (repeatable).", HelpName = "name=value", Arity = ArgumentArity.ZeroOrMore };
 
@@ -62,9 +62,9 @@ internal sealed class CliOptions
 
     public Option<bool> NoDefaultThresholds { get; } = new("--no-default-thresholds") { Description = "Do not apply the default thresholds (rel. L2 <= 0.05, cosine >= 0.995, top-1 agreement >= 0.95 on class scores) when no accuracy threshold is given; the result then says nothing was checked." };
 
-    public Option<int?> Runs { get; } = new("--runs") { Description = "Timed latency runs per model (default 20).", HelpName = "n" };
+    public Option<int?> Runs { get; } = new("--runs") { Description = "Timed latency runs per model.", HelpName = "n" };
 
-    public Option<int?> Threads { get; } = new("--threads") { Description = "ONNX Runtime intra-op threads (default: runtime's choice).", HelpName = "n" };
+    public Option<int?> Threads { get; } = new("--threads") { Description = "ONNX Runtime intra-op threads.", HelpName = "n" };
 
     public Option<double?> MaxRelError { get; } = new("--max-rel-error") { Description = "Fail when any output's relative L2 error exceeds this.", HelpName = "x" };
 
@@ -84,11 +84,11 @@ internal sealed class CliOptions
 
     public Option<double?> MaxError { get; } = new("--max-error") { Description = "Budget: choose ranks automatically so the outputs' relative L2 error stays within this, measured in ONNX Runtime on calibration inputs.", HelpName = "x" };
 
-    public Option<string?> Target { get; } = new("--target") { Description = "With a budget: what to reduce, flops (default), params or latency.", HelpName = "flops|params|latency" };
+    public Option<string?> Target { get; } = new("--target") { Description = "With a budget: what to reduce: flops, params or latency.", HelpName = "flops|params|latency" };
 
-    public Option<int?> CalibrationSamples { get; } = new("--calibration-samples") { Description = "With a budget and no --inputs: how many seeded random samples to measure on (default 4).", HelpName = "n" };
+    public Option<int?> CalibrationSamples { get; } = new("--calibration-samples") { Description = "With a budget and no --inputs: how many seeded random samples to measure on.", HelpName = "n" };
 
-    public Option<string?> CacheDir { get; } = new("--cache-dir") { Description = "With a budget: where decompositions and measured sensitivities are cached (default: onnx-factorize in $XDG_CACHE_HOME, ~/.cache or %LOCALAPPDATA%).", HelpName = "dir" };
+    public Option<string?> CacheDir { get; } = new("--cache-dir") { Description = "With a budget: where decompositions and measured sensitivities are cached.", HelpName = "dir" };
 
     public Option<bool> NoCache { get; } = new("--no-cache") { Description = "With a budget: neither read nor write the cache." };
 
@@ -96,7 +96,10 @@ internal sealed class CliOptions
 
     public Option<int> Seed { get; } = new("--seed") { Description = "Seed of the randomized SVD and the generated inputs.", DefaultValueFactory = _ => 0, HelpName = "n" };
 
-    public Option<string?> Json { get; } = new("--json") { Description = "Write the analysis as JSON.", HelpName = "file" };
+    public Option<string?> Json { get; } = new("--json") { Description = "Deprecated spelling of analyze --report.", HelpName = "file", Hidden = true };
+
+    /// <summary>analyze's --report: the same name as on optimize and compare, for the analysis as JSON.</summary>
+    public Option<string?> AnalyzeReport { get; } = new("--report") { Description = "Write the analysis (per node: spectrum, suggested rank, savings) as JSON.", HelpName = "file.json" };
 
     /// <summary>The options that pick a rank policy; at most one may be given.</summary>
     private IEnumerable<Option> PolicyOptions => [Energy, Rank, RankRatio, Compression];

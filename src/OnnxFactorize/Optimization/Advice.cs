@@ -1,4 +1,5 @@
 using System.Globalization;
+using OnnxFactorize.Analysis;
 using OnnxFactorize.Decomposition;
 using OnnxFactorize.Graph;
 using OnnxFactorize.Onnx;
@@ -21,13 +22,44 @@ internal static class Advice
         var decisions = result.Decisions;
         var before = decisions.Sum(d => d.FlopsBefore);
         var saved = decisions.Where(d => d.Status == DecisionStatus.Factorized).Sum(d => d.FlopsBefore - d.FlopsAfter);
-        if (decisions.Count == 0 || (before > 0 && saved >= Little * before) || (before == 0 && decisions.Any(d => d.Status == DecisionStatus.Factorized)))
+        var any = decisions.Any(d => d.Status == DecisionStatus.Factorized);
+        if (!Needed(decisions.Count, before, saved, any))
         {
             return null;
         }
 
+        var what = saved == 0 ? "nothing was factorized" : "little was factorized";
+        var tryNext = $"onnx-factorize optimize {request.ModelPath} -o {request.OutputPath ?? "out.onnx"} --max-error 0.02 --validate (ranks measured in ONNX Runtime), " +
+            $"or onnx-factorize analyze {request.ModelPath} for every node's spectrum";
+        return Text(model, request.Factorize, shapes, what, tryNext, cancellationToken);
+    }
+
+    /// <summary>The same advice for <c>analyze</c>: when the policy would factorize nothing (or little) of the analyzed
+    /// candidates, what the rank ratios would cut and the budget command to try.</summary>
+    public static string? ForAnalysis(OnnxModel model, string modelPath, FactorizeOptions options, ModelAnalysis analysis,
+        IReadOnlyDictionary<string, long[]>? shapes, CancellationToken cancellationToken)
+    {
+        var before = analysis.Nodes.Sum(n => n.Flops);
+        var suggested = analysis.Nodes.Where(n => n.WouldFactorize).ToList();
+        var saved = suggested.Sum(n => n.Flops - n.Methods.Select(m => m.FlopsAfter).DefaultIfEmpty(n.Flops).Min());
+        if (!Needed(analysis.Nodes.Count, before, saved, suggested.Count > 0))
+        {
+            return null;
+        }
+
+        var what = suggested.Count == 0 ? "nothing would be factorized" : "little would be factorized";
+        var tryNext = $"onnx-factorize optimize {modelPath} -o out.onnx --max-error 0.02 --validate (ranks measured in ONNX Runtime)";
+        return Text(model, options, shapes, what, tryNext, cancellationToken);
+    }
+
+    private static bool Needed(int candidates, long before, long saved, bool anyFactorized) =>
+        candidates > 0 && (before > 0 ? saved < Little * before : !anyFactorized);
+
+    private static string Text(OnnxModel model, FactorizeOptions factorize, IReadOnlyDictionary<string, long[]>? shapes, string what, string tryNext,
+        CancellationToken cancellationToken)
+    {
         var graph = ModelGraph.Import(model, shapes);
-        var options = request.Factorize with { NodePolicies = new Dictionary<string, RankPolicy>() };
+        var options = factorize with { NodePolicies = new Dictionary<string, RankPolicy>() };
         var context = new PassContext(graph, options, cancellationToken);
         var candidates = Factorizer.Candidates(graph, options);
         var priced = new List<string>();
@@ -56,13 +88,9 @@ internal static class Advice
             }
         }
 
-        var what = saved == 0 ? "nothing was factorized" : "little was factorized";
-        var model0 = request.ModelPath;
-        var output = request.OutputPath ?? "out.onnx";
         return priced.Count == 0
-            ? $"advice: {what} at {request.Factorize.RankPolicy}, and no rank ratio down to {Ratios[^1]} saves anything on these weights."
-            : $"advice: {what} at {request.Factorize.RankPolicy} (trained and random weights have flat spectra); {string.Join("; ", priced)}. " +
-              $"Let accuracy decide: onnx-factorize optimize {model0} -o {output} --max-error 0.02 --validate (ranks measured in ONNX Runtime), " +
-              $"or onnx-factorize analyze {model0} for every node's spectrum.";
+            ? $"advice: {what} at {factorize.RankPolicy}, and no rank ratio down to {Ratios[^1]} saves anything on these weights."
+            : $"advice: {what} at {factorize.RankPolicy} (trained and random weights have flat spectra); {string.Join("; ", priced)}. " +
+              $"Let accuracy decide: {tryNext}.";
     }
 }

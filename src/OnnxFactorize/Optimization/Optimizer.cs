@@ -99,7 +99,8 @@ public static class Optimizer
     }
 
     /// <summary>What factorization would do per node under <paramref name="options"/>, without writing a model; symbolic
-    /// dims bound by <paramref name="dims"/> let intermediate shapes (and so FLOPs) be measured.</summary>
+    /// dims bound by <paramref name="dims"/> let intermediate shapes (and so FLOPs) be measured. The notes carry an <c>advice:</c>
+    /// line when the policy would factorize nothing or little.</summary>
     public static (ModelAnalysis Analysis, IReadOnlyList<string> Notes) Analyze(string modelPath, FactorizeOptions options, IReadOnlyDictionary<string, long> dims,
         IProgress<FactorizeProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -108,7 +109,13 @@ public static class Optimizer
         var model = OnnxModel.Load(modelPath);
         var notes = new List<string>();
         var shapes = MeasureShapes(model, dims, notes);
-        return (ModelAnalyzer.Analyze(model, options, progress, cancellationToken, measuredShapes: shapes), notes);
+        var analysis = ModelAnalyzer.Analyze(model, options, progress, cancellationToken, measuredShapes: shapes);
+        if (Advice.ForAnalysis(model, modelPath, options, analysis, shapes, cancellationToken) is { } advice)
+        {
+            notes.Add(advice);
+        }
+
+        return (analysis, notes);
     }
 
     /// <summary>Writes the JSON and HTML reports of <paramref name="report"/> where asked (folders created).</summary>
