@@ -45,23 +45,26 @@ internal static class CliApp
             return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
         }
 
-        if (UsageHints.Deprecated(parsed, options) is { } deprecated)
-        {
-            stderr.WriteLine(deprecated);
-        }
-
         var output = new CliOutput(stdout, plain, parsed.GetValue(options.Quiet), verbose);
         try
         {
             // ONNX Runtime's own log lines would break the one-line error rule; with --verbose its warnings are shown.
             Runtime.OrtLog.Configure(verbose ? line => stderr.WriteLine(line) : null);
-            return parsed.CommandResult.Command.Name switch
+            var code = parsed.CommandResult.Command.Name switch
             {
                 "optimize" => OptimizeCommand.Run(parsed, options, output, cancellationToken),
                 "analyze" => AnalyzeCommand.Run(parsed, options, output, cancellationToken),
                 "compare" => CompareCommand.Run(parsed, options, output, cancellationToken),
                 _ => throw new InvalidOperationException($"no handler for command '{parsed.CommandResult.Command.Name}'"),
             };
+
+            // After the work, so that a failing run still ends with exactly one line on stderr.
+            if (code == ExitCodes.Success && UsageHints.Deprecated(parsed, options) is { } deprecated)
+            {
+                stderr.WriteLine(deprecated);
+            }
+
+            return code;
         }
         catch (Exception) when (cancellationToken.IsCancellationRequested)
         {

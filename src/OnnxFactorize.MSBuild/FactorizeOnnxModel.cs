@@ -175,12 +175,21 @@ public sealed partial class FactorizeOnnxModel : ToolTask
             ? string.Create(CultureInfo.InvariantCulture, $"; validation passed (max rel L2 {report.MaxRelL2Error:G3}, min cosine {report.MinCosine:G4})")
             : "";
         Log.LogMessage(MessageImportance.High, $"onnx-factorize: {DisplayName}: {report.Summary}{verdict}");
+        var advice = BuildAdvice.From(_stdout);
         if (!report.Changed)
         {
-            Warn(Diagnostics.NothingFactorized,
-                $"{DisplayName}: no node was factorized, so the model is copied unchanged; lower Energy, set Rank/RankRatio/Compression, or check Ops/Only/Exclude.");
+            Warn(Diagnostics.NothingFactorized, advice is null
+                ? $"{DisplayName}: no node was factorized, so the model is copied unchanged; lower Energy, set Rank/RankRatio/Compression, or check Ops/Only/Exclude."
+                : $"{DisplayName}: {advice} The model is copied unchanged.");
+            return;
         }
-        else if (report.Skipped.Count > 0)
+
+        if (advice is not null)
+        {
+            Warn(Diagnostics.Advice, $"{DisplayName}: {advice}");
+        }
+
+        if (report.Skipped.Count > 0)
         {
             const int Shown = 3;
             var listed = string.Join("; ", report.Skipped.Take(Shown).Select(n => $"{n.Name} ({n.Op}): {n.Reason}"));

@@ -183,7 +183,7 @@ public sealed class CommandTests : IDisposable
     public void Analyze_prints_energy_ranks_and_writes_json_without_writing_a_model()
     {
         var json = _dir.File("analysis.json");
-        var run = CliProcess.Run("analyze", CliProcess.TestModel("mlp_gemm.onnx"), "--json", json);
+        var run = CliProcess.Run("analyze", CliProcess.TestModel("mlp_gemm.onnx"), "--report", json);
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Contains("r99.9%", run.Stdout);
         Assert.Contains("Break-even", run.Stdout);

@@ -51,7 +51,7 @@ public sealed class FileSafetyTests : IDisposable
         var before = Hash(model);
         AssertRefused(InProcess("optimize", model, "-o", _dir.File("L/sub/m.onnx")), "same file as the input model");
         AssertRefused(InProcess("optimize", _dir.File("L/sub/m.onnx"), "-o", model), "same file as the input model");
-        AssertRefused(InProcess("analyze", model, "--json", _dir.File("L/sub/../sub/m.onnx")), "same file as the input model");
+        AssertRefused(InProcess("analyze", model, "--report", _dir.File("L/sub/../sub/m.onnx")), "same file as the input model");
         Assert.Equal(before, Hash(model));
     }
 

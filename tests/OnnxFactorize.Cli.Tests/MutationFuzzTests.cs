@@ -47,7 +47,7 @@ public sealed class MutationFuzzTests(ITestOutputHelper log) : IDisposable
                 {
                     0 or 1 => ["optimize", input, "-o", output, "--rank", "2", "--method", "auto", "--external-data"],
                     2 => ["optimize", input, "-o", output, "--validate", "--runs", "1", "--dim", "batch=2", "--report", Path.Combine(outFolder, "r.json")],
-                    3 => ["analyze", input, "--json", Path.Combine(outFolder, "a.json")],
+                    3 => ["analyze", input, "--report", Path.Combine(outFolder, "a.json")],
                     _ => ["optimize", input, "-o", output, "--rank", (1 + random.Next(4)).ToString(System.Globalization.CultureInfo.InvariantCulture)],
                 };
                 var run = FileSafetyTests.InProcess(args);

@@ -23,7 +23,7 @@ run() { # name, expected-exit, args...
 cp $C/*.onnx $W/
 for m in cycle unsorted dup_outputs no_opset ir_version_0 int8_gemm negative_dims overflowing_dims "dims_over_2^31" bytes_not_matching_dims undefined_graph_output; do
   run "optimize $m --rank 2" 2 optimize "$W/$m.onnx" -o $W/out/o.onnx --rank 2
-  run "analyze $m" 2 analyze "$W/$m.onnx" --json $W/out/a.json
+  run "analyze $m" 2 analyze "$W/$m.onnx" --report $W/out/a.json
   run "compare $m" 2 compare "$W/$m.onnx" "$W/$m.onnx"
 done
 run "empty gemm [1,0]" 0 optimize $W/empty10.onnx -o $W/out/o.onnx --rank 2
