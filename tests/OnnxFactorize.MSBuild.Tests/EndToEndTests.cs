@@ -98,6 +98,18 @@ public sealed class EndToEndTests(PackageFixture sample) : IClassFixture<Package
     }
 
     [Fact]
+    public void A_policy_that_factorizes_nothing_warns_OFZ2002_with_the_advice_in_metadata_terms()
+    {
+        var run = sample.Build(false, "TestEnergy=0.99999");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains($"{sample.SourceModel} : warning OFZ2002: Models/mlp_gemm.onnx: nothing was factorized at energy 0.99999", run.Output);
+        Assert.Contains("RankRatio=\"0.5\" would factorize 5 node(s)", run.Output);
+        Assert.Contains("Let accuracy decide: set MaxError=\"0.02\" on the item", run.Output);
+        Assert.Contains("The model is copied unchanged.", run.Output);
+        Assert.DoesNotContain("--rank-ratio 0.5", run.Output.Split('\n').Where(l => l.Contains("OFZ2002", StringComparison.Ordinal)).First());
+    }
+
+    [Fact]
     public void A_missing_model_is_an_OFZ1002_error_naming_it()
     {
         var run = sample.Build(false, "TestModel=Models/missing.onnx");
