@@ -110,6 +110,16 @@ public sealed class EndToEndTests(PackageFixture sample) : IClassFixture<Package
     }
 
     [Fact]
+    public void A_policy_that_factorizes_little_warns_OFZ2004_with_the_advice()
+    {
+        var run = sample.Build(false, "TestEnergy=0.9997");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains($"{sample.SourceModel} : warning OFZ2004: Models/mlp_gemm.onnx: little was factorized at energy 0.9997", run.Output);
+        Assert.Contains("RankRatio=\"0.25\" would factorize", run.Output);
+        Assert.DoesNotContain("OFZ2002", run.Output);
+    }
+
+    [Fact]
     public void A_missing_model_is_an_OFZ1002_error_naming_it()
     {
         var run = sample.Build(false, "TestModel=Models/missing.onnx");
