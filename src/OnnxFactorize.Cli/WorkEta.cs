@@ -67,7 +67,7 @@ internal sealed class WorkEta
         Last = (done, total, workDone, workTotal);
     }
 
-    /// <summary>Estimated time left, or null before any work is done.</summary>
+    /// <summary>Estimated time left, or null until two items have finished.</summary>
     public TimeSpan? Remaining
     {
         get
@@ -80,10 +80,11 @@ internal sealed class WorkEta
 
             var unitsLeft = Math.Max(0, workTotal - workDone);
             var itemsLeft = Math.Max(0, total - done);
-            if (_samples == 0)
+            if (_samples < 2)
             {
-                // Nothing finished yet: extrapolate from the part of the current item done so far.
-                return workDone > 0 ? Seconds(Elapsed.TotalSeconds * unitsLeft / workDone) : null;
+                // One finished item cannot tell per-item overhead (start-up, model runs) from per-unit cost: a tiny first
+                // node that took a second would promise hours. Wait for a second one.
+                return null;
             }
 
             var (a, b) = Fit();
