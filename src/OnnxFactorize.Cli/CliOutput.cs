@@ -81,51 +81,117 @@ internal sealed class CliOutput
 
     /// <summary>Runs <paramref name="work"/> with a progress bar over the engine's per-node progress (a bar on a terminal,
     /// one start line otherwise).</summary>
-    public T WithNodeProgress<T>(string title, Func<IProgress<FactorizeProgress>?, T> work) =>
-        WithBars(title, work, (bar, p) => NodeBar(bar, title, p));
+    public T WithNodeProgress<T>(string title, Func<IProgress<FactorizeProgress>?, T> work)
+    {
+        var phases = new PhaseLines(Line);
+        if (!Live)
+        {
+            Line($"{title}…");
+            return work(Quiet ? null : new SyncProgress<FactorizeProgress>(p => NodeLines(phases, title, p)));
+        }
+
+        var etas = new PhaseLines(_ => { });
+        return LiveBars(bar => work(new SyncProgress<FactorizeProgress>(p => NodeBar(bar, etas, title, p))));
+    }
 
     /// <summary>Runs a whole optimization: one live display with a bar per phase (decomposition per node, planning steps,
     /// validation samples and latency runs) on a terminal; one line per phase otherwise.</summary>
     public T WithOptimizeProgress<T>(Func<OptimizeProgress, T> work)
     {
+        var title = "";
         if (!Live)
         {
-            return work(new OptimizeProgress { PhaseStarted = title => Line($"{title}…") });
-        }
+            if (Quiet)
+            {
+                return work(new OptimizeProgress());
+            }
 
-        return LiveBars(bar =>
-        {
-            var title = "";
+            // Redirected output: a line per phase, then lines with counts and an ETA from the work done (PhaseLines).
+            var phases = new PhaseLines(Line);
             return work(new OptimizeProgress
             {
-                PhaseStarted = t => title = t,
-                Factorize = new SyncProgress<FactorizeProgress>(p => NodeBar(bar, title, p)),
-                Plan = new SyncProgress<PlanProgress>(p => PlanBar(bar, p)),
-                Validation = new SyncProgress<ValidationProgress>(p => ValidationBar(bar, "Validating in ONNX Runtime", p)),
+                PhaseStarted = t => Line($"{title = t}…"),
+                Factorize = new SyncProgress<FactorizeProgress>(p => NodeLines(phases, title, p)),
+                Plan = new SyncProgress<PlanProgress>(p => PlanLines(phases, p)),
+                Validation = new SyncProgress<ValidationProgress>(p => ValidationLines(phases, p)),
             });
-        });
+        }
+
+        var etas = new PhaseLines(_ => { });
+        return LiveBars(bar => work(new OptimizeProgress
+        {
+            PhaseStarted = t => title = t,
+            Factorize = new SyncProgress<FactorizeProgress>(p => NodeBar(bar, etas, title, p)),
+            Plan = new SyncProgress<PlanProgress>(p => PlanBar(bar, etas, p)),
+            Validation = new SyncProgress<ValidationProgress>(p => ValidationBar(bar, "Validating in ONNX Runtime", p)),
+        }));
     }
 
     /// <summary>Runs a validation with one bar per phase (accuracy samples, latency runs) on a terminal, one start line
     /// otherwise.</summary>
-    public T WithValidationProgress<T>(string title, Func<IProgress<ValidationProgress>?, T> work) =>
-        WithBars(title, work, (bar, p) => ValidationBar(bar, title, p));
-
-    private static void NodeBar(Func<string, ProgressTask> bar, string title, FactorizeProgress p)
+    public T WithValidationProgress<T>(string title, Func<IProgress<ValidationProgress>?, T> work)
     {
+        if (!Live)
+        {
+            Line($"{title}…");
+            var phases = new PhaseLines(Line);
+            return work(Quiet ? null : new SyncProgress<ValidationProgress>(p => ValidationLines(phases, p)));
+        }
+
+        return LiveBars(bar => work(new SyncProgress<ValidationProgress>(p => ValidationBar(bar, title, p))));
+    }
+
+    // Bars and percentages follow the work units the engine reports (decomposition cost), the ETA comes from WorkEta.
+    private static void NodeBar(Func<string, ProgressTask> bar, PhaseLines etas, string title, FactorizeProgress p)
+    {
+        etas.Report(title, p.Done, p.Total, p.WorkDone, p.WorkTotal, "nodes");
         var task = bar(title);
-        task.MaxValue = Math.Max(p.Total, 1);
-        task.Value = p.Done;
-        task.Description = p.NodeName.Length > 0 ? $"{title} {Markup.Escape(p.NodeName)} ({p.Done + 1}/{p.Total})" : $"{title} ({p.Total} nodes)";
+        SetWork(task, p.Done, p.Total, p.WorkDone, p.WorkTotal);
+        var eta = etas.EtaOf(title).Describe();
+        task.Description = p.NodeName.Length > 0 ? $"{title} {Markup.Escape(p.NodeName)} ({p.Done + 1}/{p.Total}, {eta})" : $"{title} ({p.Total} nodes)";
     }
 
-    private static void PlanBar(Func<string, ProgressTask> bar, PlanProgress p)
+    private static void PlanBar(Func<string, ProgressTask> bar, PhaseLines etas, PlanProgress p)
     {
+        var stream = PlanStream(p.Phase);
+        if (stream is not null)
+        {
+            etas.Report(stream, p.Done, p.Total, p.WorkDone, p.WorkTotal, "nodes");
+        }
+
         var task = bar(p.Phase.ToString());
-        task.MaxValue = Math.Max(p.Total, 1);
-        task.Value = p.Done;
-        task.Description = p.Detail.Length > 0 ? $"{p.Phase}: {Markup.Escape(p.Detail)}" : p.Phase.ToString();
+        SetWork(task, p.Done, p.Total, p.WorkDone, p.WorkTotal);
+        var eta = stream is null ? "" : $" ({etas.EtaOf(stream).Describe()})";
+        task.Description = p.Detail.Length > 0 ? $"{p.Phase}: {Markup.Escape(p.Detail)}{eta}" : p.Phase.ToString();
     }
+
+    private static void SetWork(ProgressTask task, int done, int total, double workDone, double workTotal)
+    {
+        task.MaxValue = workTotal > 0 ? workTotal : Math.Max(total, 1);
+        task.Value = workTotal > 0 ? Math.Min(workDone, workTotal) : done;
+    }
+
+    // The planner's node-measuring phases (ladder, sensitivity, latency) are one stream of work; verification is another.
+    private static string? PlanStream(PlanPhase phase) => phase switch
+    {
+        PlanPhase.Ladder or PlanPhase.Sensitivity or PlanPhase.Latency => "Measuring nodes",
+        PlanPhase.Verify => "Verifying plans",
+        _ => null,
+    };
+
+    private static void NodeLines(PhaseLines phases, string title, FactorizeProgress p) =>
+        phases.Report(title, p.Done, p.Total, p.WorkDone, p.WorkTotal, "nodes");
+
+    private static void PlanLines(PhaseLines phases, PlanProgress p)
+    {
+        if (PlanStream(p.Phase) is { } stream)
+        {
+            phases.Report(stream, p.Done, p.Total, p.WorkDone, p.WorkTotal, p.Phase == PlanPhase.Verify ? "verifications" : "nodes");
+        }
+    }
+
+    private static void ValidationLines(PhaseLines phases, ValidationProgress p) =>
+        phases.Report(p.Phase == "latency" ? "Timing both models" : "Validating accuracy", p.Done, p.Total, 0, 0, p.Phase == "latency" ? "runs" : "samples");
 
     private static void ValidationBar(Func<string, ProgressTask> bar, string title, ValidationProgress p)
     {
@@ -134,24 +200,11 @@ internal sealed class CliOutput
         task.Value = p.Done;
     }
 
-    /// <summary>Live bars on a terminal (one per name <paramref name="report"/> asks for, completed at the end), else one
-    /// start line and no progress.</summary>
-    private T WithBars<TProgress, T>(string title, Func<IProgress<TProgress>?, T> work, Action<Func<string, ProgressTask>, TProgress> report)
-    {
-        if (!Live)
-        {
-            Line($"{title}…");
-            return work(null);
-        }
-
-        return LiveBars(bar => work(new SyncProgress<TProgress>(p => report(bar, p))));
-    }
-
     /// <summary>One live progress display whose bars are created by name on first use and completed at the end.</summary>
     private T LiveBars<T>(Func<Func<string, ProgressTask>, T> work) =>
         Console.Progress()
             .AutoClear(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
             .Start(context =>
             {
                 var tasks = new Dictionary<string, ProgressTask>(StringComparer.Ordinal);

@@ -100,12 +100,13 @@ public static class ModelAnalyzer
             .Distinct(StringComparer.Ordinal)
             .ToList();
         var nodes = new List<NodeAnalysis>();
+        var work = candidates.Select(c => WorkUnits.Of(c.Node)).ToArray();
         for (var i = 0; i < candidates.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var candidate = candidates[i];
             var node = candidate.Node;
-            progress?.Report(new FactorizeProgress(i, candidates.Count, candidate.Label));
+            progress?.Report(new FactorizeProgress(i, candidates.Count, candidate.Label) { WorkDone = work[..i].Sum(), WorkTotal = work.Sum() });
             var energyRanks = EnergyRanksOf(node, context, cancellationToken);
             var policy = context.PolicyFor(node);
             var decision = Factorizer.Decide(candidate, context, policy).Decision;
@@ -132,7 +133,7 @@ public static class ModelAnalyzer
             });
         }
 
-        progress?.Report(new FactorizeProgress(candidates.Count, candidates.Count, ""));
+        progress?.Report(new FactorizeProgress(candidates.Count, candidates.Count, "") { WorkDone = work.Sum(), WorkTotal = work.Sum() });
         return new ModelAnalysis { Model = model.SourcePath ?? model.Name, Policy = options.RankPolicy.ToString(), Nodes = nodes, OpsWithoutPass = withoutRule };
     }
 

@@ -41,7 +41,7 @@ public abstract class ConvMethodPass : IFactorizationRule
 
         if (PassContext.ConstantTensor(node.Inputs[1]!) is null)
         {
-            return Skip($"weight '{node.Inputs[1]!.Name}' is computed at run time, not a constant");
+            return Skip(PassContext.UnfollowedConstant(node.Inputs[1]!) ?? $"weight '{node.Inputs[1]!.Name}' is computed at run time, not a constant");
         }
 
         var shape = PassContext.ShapeOf(node.Inputs[1]!)!;

@@ -5,7 +5,14 @@ using OnnxFactorize.Onnx;
 namespace OnnxFactorize.Passes;
 
 /// <summary>Progress of a factorization run: which candidate node is being decided.</summary>
-public readonly record struct FactorizeProgress(int Done, int Total, string NodeName);
+public readonly record struct FactorizeProgress(int Done, int Total, string NodeName)
+{
+    /// <summary>Work of the nodes decided so far, in <see cref="WorkUnits"/> (decomposition cost); 0 when not reported.</summary>
+    public double WorkDone { get; init; }
+
+    /// <summary>Work of all candidate nodes, in <see cref="WorkUnits"/>; 0 when not reported (then count nodes).</summary>
+    public double WorkTotal { get; init; }
+}
 
 /// <summary>The outcome of a run: the rewritten model (the source itself when nothing changed) and a decision per candidate.</summary>
 public sealed record FactorizationResult(OnnxModel Model, IReadOnlyList<FactorizationDecision> Decisions)
@@ -58,16 +65,19 @@ public static class Factorizer
         };
         var candidates = Candidates(graph, options, rules ?? DefaultRules);
         var decisions = new List<FactorizationDecision>();
+        var work = candidates.Select(c => WorkUnits.Of(c.Node)).ToArray();
+        var (workDone, workTotal) = (0.0, work.Sum());
         for (var i = 0; i < candidates.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var candidate = candidates[i];
-            progress?.Report(new FactorizeProgress(i, candidates.Count, candidate.Label));
+            progress?.Report(new FactorizeProgress(i, candidates.Count, candidate.Label) { WorkDone = workDone, WorkTotal = workTotal });
             var outcome = Decide(candidate, context, context.PolicyFor(candidate.Node));
             decisions.Add(outcome.Plan is { } plan ? plan.Emit() : outcome.Decision);
+            workDone += work[i];
         }
 
-        progress?.Report(new FactorizeProgress(candidates.Count, candidates.Count, ""));
+        progress?.Report(new FactorizeProgress(candidates.Count, candidates.Count, "") { WorkDone = workTotal, WorkTotal = workTotal });
         return Finish(model, graph, decisions);
     }
 

@@ -29,7 +29,7 @@ public sealed class GemmSvdRule : MatrixRule
         if (PassContext.ConstantTensor(node.Inputs[1]!) is null)
         {
             return Skip(node, PassContext.ConstantTensor(node.Inputs[0]!) is null
-                ? "neither A nor B is a constant weight"
+                ? PassContext.UnfollowedConstant(node.Inputs[1]!) ?? "neither A nor B is a constant weight"
                 : "only B may be the constant weight; A is constant here (not supported)");
         }
 

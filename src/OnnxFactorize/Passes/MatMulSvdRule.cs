@@ -29,7 +29,7 @@ public sealed class MatMulSvdRule : MatrixRule
 
         if (!leftConst && !rightConst)
         {
-            return Skip(node, "neither operand is a constant weight");
+            return Skip(node, PassContext.UnfollowedConstant(node.Inputs[1]!) ?? PassContext.UnfollowedConstant(node.Inputs[0]!) ?? "neither operand is a constant weight");
         }
 
         var weightIndex = rightConst ? 1 : 0;

@@ -111,10 +111,10 @@ public sealed class PassContext
             return "the weight input is missing";
         }
 
-        var tensor = ConstantTensor(weight);
+        var tensor = ConstantChains.Resolve(weight, out var unfollowed);
         if (tensor is null)
         {
-            return $"weight '{weight.Name}' is computed at run time, not a constant";
+            return unfollowed ?? $"weight '{weight.Name}' is computed at run time, not a constant";
         }
 
         if (ConstantSource(weight) is { IsOverridableInitializer: true } overridable && !Options.AllowOverridableWeights)
@@ -159,35 +159,22 @@ public sealed class PassContext
 
     /// <summary>The tensor behind a constant value: its initializer, the <c>value</c> tensor of the Constant node producing
     /// it (exporters such as Paddle's emit weights that way), or either of those behind a chain of Identity nodes (torch.onnx
-    /// puts weights there). Null for anything computed.</summary>
-    public static TensorProto? ConstantTensor(Value value) => ConstantSource(value)?.Initializer ?? ConstantNodeTensor(ConstantSource(value));
+    /// puts weights there) and of Cast between float types, Transpose, Reshape, Squeeze and Unsqueeze (fp16 exports, tf2onnx,
+    /// paddle2onnx), folded to the tensor the consumer reads. Null for anything computed.</summary>
+    public static TensorProto? ConstantTensor(Value value) => ConstantChains.Resolve(value, out _);
+
+    /// <summary>Why the chain of ops behind <paramref name="value"/> leads to a constant that is not followed (a Cast from or
+    /// to an integer type, a Reshape to a computed shape, …); null when the value is a constant or is computed at run time.</summary>
+    public static string? UnfollowedConstant(Value value) => ConstantChains.Resolve(value, out var problem) is null ? problem : null;
 
     /// <summary>The value that actually holds a constant: <paramref name="value"/> itself, or the initializer or Constant
-    /// output at the end of a chain of Identity nodes leading to it; null for anything computed.</summary>
+    /// output at the root of the chain of Identity, Cast, Transpose, Reshape, Squeeze and Unsqueeze nodes leading to it;
+    /// null for anything computed.</summary>
     public static Value? ConstantSource(Value value)
     {
         ArgumentNullException.ThrowIfNull(value);
-        for (var hops = 0; hops < 64; hops++)
-        {
-            if (value.Initializer is not null || ConstantNodeTensor(value) is not null)
-            {
-                return value;
-            }
-
-            if (value.Producer is { OpType: "Identity", IsDefaultDomain: true, Inputs: [{ } source] })
-            {
-                value = source;
-                continue;
-            }
-
-            return null;
-        }
-
-        return null;
+        return ConstantChains.Root(value);
     }
-
-    private static TensorProto? ConstantNodeTensor(Value? value) =>
-        value?.Producer is { OpType: "Constant", IsDefaultDomain: true, Inputs.Count: 0 } producer && producer.Attribute("value")?.T is { } t ? t : null;
 
     /// <summary>Static dims of a value, from its declared shape or its constant tensor; null when unknown.</summary>
     public static IReadOnlyList<long>? ShapeOf(Value value)

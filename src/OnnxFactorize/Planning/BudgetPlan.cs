@@ -26,7 +26,16 @@ public enum PlanPhase
 }
 
 /// <summary>Progress of a planning run: phase, step within it, and the node (or message) being worked on.</summary>
-public readonly record struct PlanProgress(PlanPhase Phase, int Done, int Total, string Detail);
+public readonly record struct PlanProgress(PlanPhase Phase, int Done, int Total, string Detail)
+{
+    /// <summary>While measuring nodes (Ladder, Sensitivity, Latency): steps finished (a node's ladder pricing, each error
+    /// evaluation and latency measurement of a rung); 0 in other phases.</summary>
+    public double WorkDone { get; init; }
+
+    /// <summary>While measuring nodes: the steps of all nodes not answered from the cache (estimated for nodes whose ladder
+    /// is not priced yet); 0 in other phases (then count <see cref="Done"/>).</summary>
+    public double WorkTotal { get; init; }
+}
 
 /// <summary>One measured rung of a node's ladder: the factorization a rank policy produces and what it costs and saves.</summary>
 public sealed record LadderPoint

@@ -94,6 +94,8 @@ public sealed partial class BudgetPlanner
         var label = candidate.Label;
         Report(PlanPhase.Ladder, index, total, label);
         var (rungs, first) = PriceLadder(candidate);
+        NodePriced(nodeIndex, 1 + (probeIndex < 0 ? 0 : rungs.Count * (MeasuresLatency ? 2 : 1)));
+        NodeStep(nodeIndex);
         var before = first is null ? new NodePlan { NodeName = label, OpType = candidate.Node.OpType }
             : new NodePlan
             {
@@ -121,6 +123,8 @@ public sealed partial class BudgetPlanner
             _rungPlans[(nodeIndex, i)] = rungs[i].Plan;
             errors[i] = ProbeError(new Dictionary<int, float[]> { [probeIndex] = rungs[i].Plan.Reconstruct() });
             _errorEvaluations++;
+            NodeStep(nodeIndex);
+            Report(PlanPhase.Sensitivity, index, total, $"{label}: rank {i + 1}/{rungs.Count} measured");
         }
 
         var timings = new NodeTiming?[rungs.Count];
@@ -136,6 +140,7 @@ public sealed partial class BudgetPlanner
                 var factorized = FactorizeIsolated(isolated, rungs[i].Policy);
                 timings[i] = _meter.Measure(new NodeLatencyProbe(label, rungs[i].Decision.Rank, isolatedBytes, factorized.ToBytes(), isolatedInputs), _options.Latency, _ct);
                 _latencyMeasurements++;
+                NodeStep(nodeIndex);
             }
         }
 

@@ -98,6 +98,7 @@ public sealed partial class BudgetPlanner
             MeasuresLatency ? MachineFingerprint() : "no-latency");
 
         var plans = new List<NodePlan>();
+        BeginNodeWork(candidates);
         for (var i = 0; i < candidates.Count; i++)
         {
             _ct.ThrowIfCancellationRequested();
@@ -107,6 +108,7 @@ public sealed partial class BudgetPlanner
             if (_planCache.TryRead(key) is { } cached)
             {
                 _nodeCacheHits++;
+                NodeCached(i);
                 plans.Add(cached);
                 continue;
             }
@@ -446,7 +448,7 @@ public sealed partial class BudgetPlanner
         $"{Environment.MachineName}|{Environment.ProcessorCount}|{System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}|{typeof(InferenceSession).Assembly.GetName().Version}|" +
         $"{_options.Latency.IntraOpThreads}|{_options.Latency.ExecutionProvider}|{_options.Latency.Runs}|{_options.Latency.WarmupRuns}";
 
-    private void Report(PlanPhase phase, int done, int total, string detail) => _progress?.Report(new PlanProgress(phase, done, total, detail));
+    private void Report(PlanPhase phase, int done, int total, string detail) => _progress?.Report(WithWork(new PlanProgress(phase, done, total, detail)));
 
     private static string Format(double value) => value.ToString("G4", CultureInfo.InvariantCulture);
 }
