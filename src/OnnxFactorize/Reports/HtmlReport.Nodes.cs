@@ -192,7 +192,8 @@ public static partial class HtmlReport
 
     private static double Fraction(long after, long before) => before > 0 ? (double)after / before : 1;
 
-    private static string Pct(double fraction) => (fraction * 100).ToString(fraction < 0.1 ? "0.0" : "0", CultureInfo.InvariantCulture) + " %";
+    // A no-break space keeps the number and its % on one line.
+    private static string Pct(double fraction) => (fraction * 100).ToString(fraction < 0.1 ? "0.0" : "0", CultureInfo.InvariantCulture) + "\u00A0%";
 
     private static string Width(double fraction) => (Math.Clamp(fraction, 0, 1) * 100).ToString("0.#", CultureInfo.InvariantCulture) + "%";
 
