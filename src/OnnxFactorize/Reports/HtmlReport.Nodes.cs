@@ -55,7 +55,7 @@ public static partial class HtmlReport
             h.Append(CultureInfo.InvariantCulture, $"<td class=\"num\" data-v=\"{d.Rank}\">{d.Rank}{ranks}</td>");
             h.Append(CultureInfo.InvariantCulture, $"<td class=\"num\" data-v=\"{d.ParamsBefore}\">{N(d.ParamsBefore)} → {N(d.ParamsAfter)}</td>");
             h.Append(CultureInfo.InvariantCulture, $"<td class=\"num\" data-v=\"{d.FlopsBefore}\">{(d.FlopsBefore > 0 ? $"{N(d.FlopsBefore)} → {N(d.FlopsAfter)}" : "-")}</td>");
-            h.Append(CultureInfo.InvariantCulture, $"<td class=\"num\" data-v=\"{V(Fraction(d.ParamsAfter, d.ParamsBefore))}\">{KeptBars(d.ParamsBefore, d.ParamsAfter, d.FlopsBefore, d.FlopsAfter)}</td>");
+            h.Append(CultureInfo.InvariantCulture, $"<td class=\"num\" data-v=\"{V(Fraction(d.ParamsAfter, d.ParamsBefore))}\">{(d.Status == DecisionStatus.Factorized ? KeptBars(d.ParamsBefore, d.ParamsAfter, d.FlopsBefore, d.FlopsAfter) : "-")}</td>");
             h.Append(CultureInfo.InvariantCulture, $"<td class=\"num\" data-v=\"{V(d.WeightRelError)}\">{(d.Status == DecisionStatus.Factorized ? G(d.WeightRelError) : "-")}</td><td class=\"text status-{status}\">{status}</td>");
             ReasonCell(h, d.Reason);
             h.Append("</tr>");
