@@ -21,7 +21,7 @@ public static partial class HtmlReport
         h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
         h3{font-size:.95rem;margin:0 0 .25rem;overflow-wrap:anywhere}
         table{border-collapse:collapse;margin:.5rem 0;font-size:.875rem}th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right;vertical-align:top}
-        th:first-child,td:first-child,td.text,th.text{text-align:left}thead{background:#f3f3f3}td{overflow-wrap:break-word}.name{overflow-wrap:anywhere}td.name{min-width:12rem}td.reason{min-width:15rem}td.num{overflow-wrap:normal}
+        th:first-child,td:first-child,td.text,th.text{text-align:left}thead{background:#f3f3f3}td{overflow-wrap:break-word}.name{overflow-wrap:anywhere}td.name{min-width:10rem}td.reason{min-width:12rem}td.num{overflow-wrap:normal}
         .wide{width:100%}.scroll{max-width:100%;overflow-x:auto}
         table.sortable th{cursor:pointer;user-select:none}table.sortable th::after{content:" \2195";color:#aaa}
         table.sortable th[aria-sort=ascending]::after{content:" \25B2";color:#333}table.sortable th[aria-sort=descending]::after{content:" \25BC";color:#333}
@@ -29,7 +29,7 @@ public static partial class HtmlReport
         details.reason summary{cursor:pointer}details.reason[open] summary{color:#777}details.reason p{margin:.25rem 0 0}
         .pass{color:#1a7f37}.fail{color:#c62828}.unchecked{color:#9a6700}#verdict{font-size:1.3rem;font-weight:bold}
         .charts{display:flex;flex-wrap:wrap;gap:2rem}figure{margin:0}figcaption{font-size:.8rem;color:#555}
-        .kept{display:block;width:5rem;height:.45rem;background:#e3e8ee;margin:.2rem 0 .1rem auto}.kept>i{display:block;height:100%;background:#3572b0}.kept.flops>i{background:#7b5ea7}
+        .kept{display:block;width:4rem;height:.45rem;background:#e3e8ee;margin:.2rem 0 .1rem auto}.kept>i{display:block;height:100%;background:#3572b0}.kept.flops>i{background:#7b5ea7}
         .cards{display:flex;flex-direction:column;gap:1rem}
         .node-card{border:1px solid #ddd;padding:.6rem;min-width:0;display:flex;flex-wrap:wrap;gap:.5rem 1rem}.node-card .info{flex:1 1 22rem;min-width:0}
         .node-card .meta{font-size:.85rem;color:#555;margin:0 0 .4rem}
