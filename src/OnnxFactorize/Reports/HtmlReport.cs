@@ -7,30 +7,51 @@ using OnnxFactorize.Validation;
 
 namespace OnnxFactorize.Reports;
 
-/// <summary>Writes a <see cref="ValidationResult"/> as one self-contained HTML file (inline CSS and SVG, no scripts, no network).</summary>
-/// <remarks>Stable hooks: #verdict, #summary, #failures, #outputs, #accuracy-chart, #latency-chart, #nodes, #spectra, .spectrum (one per factorized weight, data-node), .rank-marker.</remarks>
-public static class HtmlReport
+/// <summary>Writes a <see cref="ValidationResult"/> as one self-contained HTML file (inline CSS, SVG and one small sorting
+/// script; no network), laid out to fit a 1280 px laptop window without horizontal scrolling.</summary>
+/// <remarks>Stable hooks: #verdict, #summary, #failures, #outputs, #accuracy-chart, #latency-chart, #nodes (table.sortable,
+/// one tr[data-node] per decision), #plan (#plan-nodes, #verifications), #per-node (one .node-card[data-node] per node with
+/// something to plot: .compression, svg.ladder with one g.series[data-method] per method, .spectrum, .rank-marker),
+/// details.reason (long reasons, collapsed).</remarks>
+public static partial class HtmlReport
 {
     private const string Css = """
-        body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#222;max-width:70rem}
+        *{box-sizing:border-box}
+        body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;padding:1rem 1.5rem;color:#222;max-width:80rem;line-height:1.35}
         h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
-        table{border-collapse:collapse;margin:.5rem 0}th,td{border:1px solid #ccc;padding:.25rem .6rem;text-align:right}
-        th:first-child,td:first-child{text-align:left}thead{background:#f3f3f3}
+        h3{font-size:.95rem;margin:0 0 .25rem;overflow-wrap:anywhere}
+        table{border-collapse:collapse;margin:.5rem 0;font-size:.875rem}th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right;vertical-align:top}
+        th:first-child,td:first-child,td.text,th.text{text-align:left}thead{background:#f3f3f3}td{overflow-wrap:break-word}.name{overflow-wrap:anywhere}td.name{min-width:10rem}td.reason{min-width:12rem}td.num{overflow-wrap:normal}
+        .wide{width:100%}.scroll{max-width:100%;overflow-x:auto}
+        table.sortable th{cursor:pointer;user-select:none}table.sortable th::after{content:" \2195";color:#aaa}
+        table.sortable th[aria-sort=ascending]::after{content:" \25B2";color:#333}table.sortable th[aria-sort=descending]::after{content:" \25BC";color:#333}
+        tr.skipped td{color:#666}td.status-factorized{color:#1a7f37}
+        details.reason summary{cursor:pointer}details.reason[open] summary{color:#777}details.reason p{margin:.25rem 0 0}
         .pass{color:#1a7f37}.fail{color:#c62828}.unchecked{color:#9a6700}#verdict{font-size:1.3rem;font-weight:bold}
-        .charts{display:flex;flex-wrap:wrap;gap:2rem}.spectra{display:flex;flex-wrap:wrap;gap:1rem}
-        figure.spectrum{margin:0;border:1px solid #ddd;padding:.5rem}figcaption{font-size:.85rem;color:#555}
-        svg text{font-size:11px;fill:#333}.bar-a{fill:#9aa5b1}.bar-b{fill:#3572b0}.limit{stroke:#c62828;stroke-dasharray:4 3}
-        .curve{fill:none;stroke:#3572b0;stroke-width:1.5}.rank-marker{stroke:#c62828;stroke-width:1.5}.axis{stroke:#888}
+        .charts{display:flex;flex-wrap:wrap;gap:2rem}figure{margin:0}figcaption{font-size:.8rem;color:#555}
+        .kept{display:block;width:4rem;height:.45rem;background:#e3e8ee;margin:.2rem 0 .1rem auto}.kept>i{display:block;height:100%;background:#3572b0}.kept.flops>i{background:#7b5ea7}
+        .cards{display:flex;flex-direction:column;gap:1rem}
+        .node-card{border:1px solid #ddd;padding:.6rem;min-width:0;display:flex;flex-wrap:wrap;gap:.5rem 1rem}.node-card .info{flex:1 1 22rem;min-width:0}
+        .node-card .meta{font-size:.85rem;color:#555;margin:0 0 .4rem}
+        .compression{display:grid;grid-template-columns:auto minmax(3rem,8rem) 1fr;gap:.15rem .5rem;align-items:center;font-size:.85rem;margin-bottom:.4rem}
+        .compression .kept{width:100%;height:.7rem;margin:0}
+        .node-card figure{flex:0 1 22.5rem;min-width:0;max-width:22.5rem}.node-card svg{width:100%;height:auto}
+        .node-card table{font-size:.8rem}details.rungs{flex:1 1 100%;min-width:0}.why{font-size:.85rem;margin:.3rem 0}
+        svg text{font-size:11px;fill:#333;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}.bar-a{fill:#9aa5b1}.bar-b{fill:#3572b0}.limit{stroke:#c62828;stroke-dasharray:4 3}
+        .curve{fill:none;stroke:#3572b0;stroke-width:1.5}.rank-marker{stroke:#c62828;stroke-width:1.5}.axis{stroke:#888}.grid{stroke:#eee}
+        .series polyline{fill:none;stroke-width:1;opacity:.6}.chosen-rung{fill:none;stroke:#c62828;stroke-width:2}
         """;
 
-    /// <summary>The report as an HTML string; with a budget <paramref name="plan"/>, a section lists each node's measured
-    /// ladder, the rank chosen and why; <paramref name="decisions"/> fill the node table and spectra.</summary>
+    /// <summary>The report as an HTML string; with a budget <paramref name="plan"/>, each node's measured ladder is plotted
+    /// (error vs rank, one series per method) with the rank chosen and why; <paramref name="decisions"/> fill the sortable
+    /// node table, the per-node compression and the spectra.</summary>
     public static string Render(ValidationResult result, BudgetPlan? plan = null, IReadOnlyList<FactorizationDecision>? decisions = null)
     {
         ArgumentNullException.ThrowIfNull(result);
         decisions ??= [];
+        var cards = CardIds(plan, decisions);
         var h = new StringBuilder();
-        h.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>OnnxFactorize validation report</title><style>")
+        h.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>OnnxFactorize validation report</title><style>")
             .Append(Css).Append("</style></head><body>\n<h1>OnnxFactorize validation report</h1>\n");
         var verdict = result.Verdict switch
         {
@@ -46,10 +67,10 @@ public static class HtmlReport
         AccuracyChart(h, result);
         LatencyChart(h, result);
         h.Append("</div></section>\n");
-        Nodes(h, decisions);
-        Plan(h, plan);
-        Spectra(h, decisions);
-        h.Append("</body></html>\n");
+        Nodes(h, decisions, cards);
+        Plan(h, plan, decisions, cards);
+        PerNode(h, plan, decisions, cards);
+        h.Append("<script>").Append(SortScript).Append("</script>\n</body></html>\n");
         return h.ToString();
     }
 
@@ -57,28 +78,10 @@ public static class HtmlReport
     public static void WriteFile(ValidationResult result, string path, BudgetPlan? plan = null, IReadOnlyList<FactorizationDecision>? decisions = null) =>
         TempFiles.WriteAtomic(path, stream => stream.Write(new UTF8Encoding(false).GetBytes(Render(result, plan, decisions))));
 
-    private static void Plan(StringBuilder h, BudgetPlan? plan)
-    {
-        if (plan is null)
-        {
-            return;
-        }
-
-        h.Append(CultureInfo.InvariantCulture, $"<section id=\"plan\"><h2>Budget plan</h2><p>{E(plan.Budget)}, target {E(plan.Target.ToString().ToLowerInvariant())}: measured error {G(plan.FinalError)} on {plan.SampleCount} calibration sample(s).</p>");
-        h.Append("<table><thead><tr><th>Node</th><th>Op</th><th>Ladder (rank: output error)</th><th>Chosen rank</th><th>Why</th></tr></thead><tbody>");
-        foreach (var n in plan.Nodes)
-        {
-            var ladder = string.Join(", ", n.Ladder.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Rank}: {G(p.Error)}")));
-            h.Append(CultureInfo.InvariantCulture, $"<tr><td>{E(n.NodeName)}</td><td>{E(n.OpType)}</td><td>{E(ladder)}</td><td>{(n.ChosenRank > 0 ? n.ChosenRank.ToString(CultureInfo.InvariantCulture) : "–")}</td><td>{E(n.Reason)}</td></tr>");
-        }
-
-        h.Append("</tbody></table></section>\n");
-    }
-
     private static void Summary(StringBuilder h, ValidationResult r)
     {
-        h.Append("<section id=\"summary\"><h2>Summary</h2><table><thead><tr><th></th><th>Original</th><th>Optimized</th><th>Ratio</th></tr></thead><tbody>");
-        Row(h, "Model", E(r.Original.Path), E(r.Optimized.Path), "");
+        h.Append("<section id=\"summary\"><h2>Summary</h2><div class=\"scroll\"><table><thead><tr><th></th><th>Original</th><th>Optimized</th><th>Ratio</th></tr></thead><tbody>");
+        Row(h, "Model", $"<span class=\"name\">{E(r.Original.Path)}</span>", $"<span class=\"name\">{E(r.Optimized.Path)}</span>", "");
         Row(h, "Parameters", N(r.Original.Parameters), N(r.Optimized.Parameters), Ratio(r.Optimized.Parameters, r.Original.Parameters));
         Row(h, "FLOPs", N(r.Original.Flops), N(r.Optimized.Flops), Ratio(r.Optimized.Flops, r.Original.Flops));
         Row(h, "File bytes", N(r.Original.FileBytes), N(r.Optimized.FileBytes), Ratio(r.Optimized.FileBytes, r.Original.FileBytes));
@@ -90,7 +93,7 @@ public static class HtmlReport
         }
 
         Row(h, "Samples", r.SampleCount.ToString(CultureInfo.InvariantCulture), E(r.InputsDescription), "");
-        h.Append("</tbody></table></section>\n");
+        h.Append("</tbody></table></div></section>\n");
     }
 
     private static void Failures(StringBuilder h, ValidationResult r)
@@ -136,7 +139,7 @@ public static class HtmlReport
 
     private static void Outputs(StringBuilder h, ValidationResult r)
     {
-        h.Append("<section id=\"outputs\"><h2>Accuracy per output</h2><table><thead><tr><th>Output</th><th>Max abs</th><th>Mean abs</th><th>Rel. L2</th><th>Cosine</th><th>Top-1 agreement</th><th>Accuracy drop (pt)</th><th>Non-finite (orig/opt)</th></tr></thead><tbody>");
+        h.Append("<section id=\"outputs\"><h2>Accuracy per output</h2><div class=\"scroll\"><table><thead><tr><th>Output</th><th>Max abs</th><th>Mean abs</th><th>Rel. L2</th><th>Cosine</th><th>Top-1 agreement</th><th>Accuracy drop (pt)</th><th>Non-finite (orig/opt)</th></tr></thead><tbody>");
         foreach (var o in r.Outputs)
         {
             var c = o.Classification;
@@ -146,62 +149,7 @@ public static class HtmlReport
                 .Append(CultureInfo.InvariantCulture, $"</td><td>{o.NonFiniteOriginal} / {o.NonFiniteOptimized}</td></tr>");
         }
 
-        h.Append("</tbody></table></section>\n");
-    }
-
-    private static void Nodes(StringBuilder h, IReadOnlyList<FactorizationDecision> decisions)
-    {
-        h.Append("<section id=\"nodes\"><h2>Nodes</h2>");
-        if (decisions.Count == 0)
-        {
-            h.Append("<p>No factorization decisions recorded.</p></section>\n");
-            return;
-        }
-
-        h.Append("<table><thead><tr><th>Node</th><th>Op</th><th>Method</th><th>Rank</th><th>Params before</th><th>Params after</th><th>FLOPs before</th><th>FLOPs after</th><th>Weight rel. error</th><th>Status</th><th>Reason</th></tr></thead><tbody>");
-        foreach (var d in decisions)
-        {
-            var status = d.Status == DecisionStatus.Factorized ? "factorized" : "skipped";
-            h.Append(CultureInfo.InvariantCulture, $"<tr class=\"{status}\"><td>{E(d.NodeName)}</td><td>{E(d.OpType)}</td><td>{E(d.Method)}</td><td>{d.Rank}</td><td>{N(d.ParamsBefore)}</td><td>{N(d.ParamsAfter)}</td><td>{N(d.FlopsBefore)}</td><td>{N(d.FlopsAfter)}</td><td>{G(d.WeightRelError)}</td><td>{status}</td><td>{E(d.Reason)}</td></tr>");
-        }
-
-        h.Append("</tbody></table></section>\n");
-    }
-
-    // Singular values on a log scale, normalized to σ₁, with the chosen rank marked (Eckart–Young: the tail beyond it is the error).
-    private static void Spectra(StringBuilder h, IReadOnlyList<FactorizationDecision> decisions)
-    {
-        h.Append("<section id=\"spectra\"><h2>Singular-value spectra</h2><div class=\"spectra\">");
-        const double W = 320, H = 180, L = 40, B = 25, T = 10, R = 10;
-        foreach (var d in decisions.Where(d => d.Status == DecisionStatus.Factorized && d.SingularValues.Count > 0))
-        {
-            var s = d.SingularValues;
-            var top = s.Max();
-            var floor = s.Where(v => v > 0).DefaultIfEmpty(top).Min() / Math.Max(top, double.Epsilon);
-            var minLog = Math.Floor(Math.Log10(Math.Max(floor, 1e-12)));
-            minLog = Math.Min(minLog, -1);
-            double X(double i) => L + ((W - L - R) * (s.Count == 1 ? 0.5 : i / (s.Count - 1)));
-            double Y(double v) => T + ((H - T - B) * (Math.Log10(Math.Max(v / top, Math.Pow(10, minLog))) / minLog));
-            h.Append(CultureInfo.InvariantCulture, $"<figure class=\"spectrum\" data-node=\"{E(d.NodeName)}\"><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"singular values of {E(d.NodeName)}\">");
-            h.Append(CultureInfo.InvariantCulture, $"<line class=\"axis\" x1=\"{L}\" y1=\"{H - B}\" x2=\"{W - R}\" y2=\"{H - B}\"/><line class=\"axis\" x1=\"{L}\" y1=\"{T}\" x2=\"{L}\" y2=\"{H - B}\"/>");
-            h.Append(CultureInfo.InvariantCulture, $"<text x=\"2\" y=\"{T + 8}\">1</text><text x=\"2\" y=\"{H - B}\">1e{minLog}</text><text x=\"{L}\" y=\"{H - 8}\">1</text><text x=\"{W - R - 20}\" y=\"{H - 8}\">{s.Count}</text>");
-            h.Append("<polyline class=\"curve\" points=\"");
-            for (var i = 0; i < s.Count; i++)
-            {
-                h.Append(CultureInfo.InvariantCulture, $"{X(i):0.##},{Y(s[i]):0.##} ");
-            }
-
-            h.Append("\"/>");
-            if (d.Rank > 0)
-            {
-                var x = X(Math.Min(d.Rank, s.Count) - 1);
-                h.Append(CultureInfo.InvariantCulture, $"<line class=\"rank-marker\" data-rank=\"{d.Rank}\" x1=\"{x:0.##}\" y1=\"{T}\" x2=\"{x:0.##}\" y2=\"{H - B}\"/><text x=\"{x + 3:0.##}\" y=\"{T + 10}\">rank {d.Rank}</text>");
-            }
-
-            h.Append(CultureInfo.InvariantCulture, $"</svg><figcaption>{E(d.NodeName)} ({E(d.OpType)}, {E(d.Method)}): σ/σ₁, rank {d.Rank} of {s.Count}</figcaption></figure>");
-        }
-
-        h.Append("</div></section>\n");
+        h.Append("</tbody></table></div></section>\n");
     }
 
     private static void AccuracyChart(StringBuilder h, ValidationResult r)
