@@ -97,7 +97,7 @@ public sealed class OnnxModel
 
         // Before opening: a FIFO blocks open() forever and a device (/dev/zero) never ends.
         OutputPaths.RequireRegularFile(path, "the model");
-        byte[] bytes;
+        ModelProto proto;
         try
         {
             var length = new FileInfo(path).Length;
@@ -106,7 +106,8 @@ public sealed class OnnxModel
                 throw new OnnxFactorizeException($"{path}: {length} bytes is over protobuf's 2 GiB limit; store the weights as ONNX external data.");
             }
 
-            bytes = File.ReadAllBytes(path);
+            // Parsed from the file, not from a copy of it in memory: each tensor's bytes are held once.
+            proto = ParseFile(path, length);
         }
         catch (IOException e)
         {
@@ -118,7 +119,6 @@ public sealed class OnnxModel
         }
 
         var full = Path.GetFullPath(path);
-        var proto = Parse(bytes, path);
         ModelCheck.Validate(proto, path);
         return new OnnxModel(proto, Path.GetDirectoryName(full), path, full);
     }
@@ -143,10 +143,27 @@ public sealed class OnnxModel
             throw new OnnxFactorizeException($"{name}: the file is empty; expected an ONNX model.");
         }
 
+        return Parse(() => ModelProto.Parser.ParseFrom(bytes), name);
+    }
+
+    /// <summary>Parses a model file straight from disk (no copy of the file in memory); <paramref name="length"/> is its size.</summary>
+    internal static ModelProto ParseFile(string path, long length)
+    {
+        if (length == 0)
+        {
+            throw new OnnxFactorizeException($"{path}: the file is empty; expected an ONNX model.");
+        }
+
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        return Parse(() => ModelProto.Parser.ParseFrom(stream), path);
+    }
+
+    private static ModelProto Parse(Func<ModelProto> parse, string name)
+    {
         ModelProto model;
         try
         {
-            model = ModelProto.Parser.ParseFrom(bytes);
+            model = parse();
         }
         catch (InvalidProtocolBufferException e)
         {
@@ -216,13 +233,14 @@ public sealed class OnnxModel
         var copy = Proto.Clone();
         var tensors = ModelTensors.All(copy).ToList();
 
-        // Materialize every external tensor first, so nothing is read from a file after writing starts.
-        var external = new List<(TensorProto Tensor, byte[] Bytes)>();
+        // Every external tensor is located and bounds-checked before writing starts, but only read while the output is
+        // written, streamed file to file: a model's weights are never all in memory at once.
+        var external = new List<(TensorProto Tensor, ExternalRange Range)>();
         foreach (var tensor in tensors)
         {
             if (ExternalData.IsExternal(tensor))
             {
-                external.Add((tensor, ExternalData.ReadBytes(tensor, BaseDirectory, Name)));
+                external.Add((tensor, ExternalData.Locate(tensor, BaseDirectory, Name)));
             }
         }
 
@@ -252,17 +270,19 @@ public sealed class OnnxModel
 
         OutputPaths.CheckDistinct(reads, writes);
 
-        var bytesByTensor = new Dictionary<TensorProto, byte[]>(ReferenceEqualityComparer.Instance);
-        foreach (var (tensor, bytes) in external)
+        var rangeByTensor = new Dictionary<TensorProto, ExternalRange>(ReferenceEqualityComparer.Instance);
+        foreach (var (tensor, range) in external)
         {
-            bytesByTensor[tensor] = bytes;
+            rangeByTensor[tensor] = range;
         }
 
         if (options.ExternalData == ExternalDataMode.Never)
         {
-            foreach (var (tensor, bytes) in external)
+            // All inline means all in memory: bounded by protobuf's 2 GiB limit, checked below.
+            CheckSize(copy, path, external.Sum(e => e.Range.Length));
+            foreach (var (tensor, range) in external)
             {
-                Inline(tensor, bytes);
+                Inline(tensor, ExternalData.ReadBytes(tensor, BaseDirectory, Name));
             }
         }
 
@@ -284,16 +304,32 @@ public sealed class OnnxModel
             if (moveOut.Count > 0)
             {
                 dataTemp = TempFiles.NewPath(folder);
-                using (var data = new FileStream(dataTemp, FileMode.CreateNew, FileAccess.Write))
+                using (var data = new FileStream(dataTemp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
                 {
                     foreach (var tensor in moveOut)
                     {
-                        var bytes = bytesByTensor.TryGetValue(tensor, out var b) ? b : InlineBytes(tensor);
                         var offset = (data.Position + ExternalData.Alignment - 1) / ExternalData.Alignment * ExternalData.Alignment;
                         data.SetLength(offset);
                         data.Position = offset;
-                        data.Write(bytes);
-                        ExternalData.PointTo(tensor, dataName, offset, bytes.Length);
+                        long length;
+                        if (rangeByTensor.TryGetValue(tensor, out var range))
+                        {
+                            range.CopyTo(data, tensor.Name, Name);
+                            length = range.Length;
+                        }
+                        else if (tensor.HasRawData)
+                        {
+                            data.Write(tensor.RawData.Span);
+                            length = tensor.RawData.Length;
+                        }
+                        else
+                        {
+                            var bytes = TensorCodec.EncodeTypedFields(tensor);
+                            data.Write(bytes);
+                            length = bytes.Length;
+                        }
+
+                        ExternalData.PointTo(tensor, dataName, offset, length);
                     }
                 }
             }
@@ -351,16 +387,12 @@ public sealed class OnnxModel
         }
     }
 
-    /// <summary>Raw little-endian bytes of a tensor stored inline (raw_data, or the typed field re-encoded).</summary>
-    internal static byte[] InlineBytes(TensorProto tensor) =>
-        tensor.HasRawData ? tensor.RawData.ToByteArray() : TensorCodec.EncodeTypedFields(tensor);
-
     private static long InlineByteCount(TensorProto tensor) =>
         tensor.HasRawData ? tensor.RawData.Length
         : (long)tensor.FloatData.Count * 4 + (long)tensor.DoubleData.Count * 8 + (long)tensor.Int64Data.Count * 8
           + (long)tensor.Uint64Data.Count * 8 + (long)tensor.Int32Data.Count * 4;
 
-    private static long EstimatedSize(ModelProto model, List<(TensorProto Tensor, byte[] Bytes)> external)
+    private static long EstimatedSize(ModelProto model, List<(TensorProto Tensor, ExternalRange Range)> external)
     {
         long size = 0;
         foreach (var tensor in ModelTensors.All(model))
@@ -368,7 +400,7 @@ public sealed class OnnxModel
             size += InlineByteCount(tensor);
         }
 
-        return size + external.Sum(e => (long)e.Bytes.Length) + (1 << 20);
+        return size + external.Sum(e => e.Range.Length) + (1 << 20);
     }
 
     private static void Inline(TensorProto tensor, byte[] bytes)
@@ -378,9 +410,9 @@ public sealed class OnnxModel
         tensor.RawData = ByteString.CopyFrom(bytes);
     }
 
-    private static void CheckSize(ModelProto model, string name)
+    private static void CheckSize(ModelProto model, string name, long extra = 0)
     {
-        long size = 0;
+        var size = extra;
         foreach (var tensor in ModelTensors.All(model))
         {
             size += InlineByteCount(tensor);

@@ -317,8 +317,8 @@ public static class ModelValidator
     {
         var loaded = OnnxModel.Load(path);
 
-        // Shapes may have to be measured by running the model from bytes, where external data cannot be found: inline it.
-        var cost = ModelCost.Analyze(loaded.ProtoWithInlineData(), dims);
+        // Shapes may have to be measured by running the model; that run replaces the weights, so nothing is inlined.
+        var cost = ModelCost.Analyze(loaded, dims);
         return new ModelSummary { Path = path, FileBytes = FileBytes(path, loaded.Proto), Parameters = cost.Parameters, Flops = cost.Flops };
     }
 
