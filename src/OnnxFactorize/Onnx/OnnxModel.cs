@@ -106,8 +106,9 @@ public sealed class OnnxModel
                 throw new OnnxFactorizeException($"{path}: {length} bytes is over protobuf's 2 GiB limit; store the weights as ONNX external data.");
             }
 
-            // Parsed from the file, not from a copy of it in memory: each tensor's bytes are held once.
-            proto = ParseFile(path, length);
+            // Large initializers stay in the file until read (ModelFile); anything else is parsed from the file as it is,
+            // never from a copy of it in memory.
+            proto = (length > 0 ? ModelFile.ParseLazy(path, length) : null) ?? ParseFile(path, length);
         }
         catch (IOException e)
         {
@@ -119,8 +120,20 @@ public sealed class OnnxModel
         }
 
         var full = Path.GetFullPath(path);
+        if (!proto.HasIrVersion || proto.Graph is null)
+        {
+            // The same one-line message a whole parse gives.
+            proto = ParseFile(path, new FileInfo(path).Length);
+        }
+
         ModelCheck.Validate(proto, path);
-        return new OnnxModel(proto, Path.GetDirectoryName(full), path, full);
+        var model = new OnnxModel(proto, Path.GetDirectoryName(full), path, full);
+        foreach (var tensor in proto.Graph.Initializer.Where(model.IsOwnData))
+        {
+            ModelCheck.CheckRawLength(tensor, long.Parse(ExternalData.Entry(tensor, "length")!, System.Globalization.CultureInfo.InvariantCulture), path);
+        }
+
+        return model;
     }
 
     /// <summary>Loads a model from a stream; <paramref name="baseDirectory"/> is where its external data lives, if any.</summary>
@@ -244,12 +257,17 @@ public sealed class OnnxModel
             }
         }
 
+        // Tensors whose bytes were left in the source .onnx on load were inline there and are inline again in the output
+        // (streamed from the source), unless they have to move out like any other inline tensor.
+        var own = external.Where(e => IsOwnData(e.Tensor)).Select(e => e.Tensor).ToHashSet(ReferenceEqualityComparer.Instance);
+        var oversize = EstimatedSize(copy, external) > ProtobufLimit;
+        bool Large(TensorProto t) => own.Contains(t) || InlineByteCount(t) >= ExternalData.SizeThreshold;
         var moveOut = options.ExternalData switch
         {
             ExternalDataMode.Never => [],
             ExternalDataMode.Always => tensors.Where(t => ExternalData.IsExternal(t) || InlineByteCount(t) >= ExternalData.SizeThreshold).ToList(),
-            _ => external.Count > 0 || EstimatedSize(copy, external) > ProtobufLimit
-                ? tensors.Where(t => ExternalData.IsExternal(t) || (EstimatedSize(copy, external) > ProtobufLimit && InlineByteCount(t) >= ExternalData.SizeThreshold)).ToList()
+            _ => external.Count > own.Count || oversize
+                ? tensors.Where(t => (ExternalData.IsExternal(t) && !own.Contains(t)) || (oversize && Large(t))).ToList()
                 : [],
         };
 
@@ -276,11 +294,27 @@ public sealed class OnnxModel
             rangeByTensor[tensor] = range;
         }
 
-        if (options.ExternalData == ExternalDataMode.Never)
+        // External tensors written inline: main-graph initializers are streamed into the output as it is written; any
+        // other (rare: subgraph or attribute tensors) is read into memory here.
+        var moved = moveOut.ToHashSet(ReferenceEqualityComparer.Instance);
+        var toInline = external.Where(e => !moved.Contains(e.Tensor) && (options.ExternalData == ExternalDataMode.Never || own.Contains(e.Tensor))).ToList();
+        var initializerIndex = new Dictionary<TensorProto, int>(ReferenceEqualityComparer.Instance);
+        for (var i = 0; i < copy.Graph.Initializer.Count; i++)
         {
-            // All inline means all in memory: bounded by protobuf's 2 GiB limit, checked below.
-            CheckSize(copy, path, external.Sum(e => e.Range.Length));
-            foreach (var (tensor, range) in external)
+            initializerIndex[copy.Graph.Initializer[i]] = i;
+        }
+
+        var streamed = new Dictionary<int, ExternalRange>();
+        var streamedBytes = 0L;
+        CheckSize(copy, path, toInline.Sum(e => e.Range.Length));
+        foreach (var (tensor, range) in toInline)
+        {
+            if (initializerIndex.TryGetValue(tensor, out var index))
+            {
+                streamed[index] = range;
+                streamedBytes += range.Length;
+            }
+            else
             {
                 Inline(tensor, ExternalData.ReadBytes(tensor, BaseDirectory, Name));
             }
@@ -334,10 +368,10 @@ public sealed class OnnxModel
                 }
             }
 
-            CheckSize(copy, path);
-            using (var output = new FileStream(modelTemp, FileMode.CreateNew, FileAccess.Write))
+            CheckSize(copy, path, streamedBytes);
+            using (var output = new FileStream(modelTemp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             {
-                copy.WriteTo(output);
+                ModelFile.WriteInline(copy, streamed, output, Name);
             }
 
             if (dataTemp is not null)
@@ -386,6 +420,13 @@ public sealed class OnnxModel
             }
         }
     }
+
+    /// <summary>True for a tensor whose bytes were left inside this model's own .onnx file when it was loaded (an inline
+    /// tensor read lazily, see <see cref="ModelFile"/>), as opposed to a tensor stored in an external data file.</summary>
+    internal bool IsOwnData(TensorProto tensor) =>
+        SourcePath is not null && ExternalData.IsExternal(tensor)
+        && string.Equals(ExternalData.Entry(tensor, "location"), Path.GetFileName(SourcePath), StringComparison.Ordinal)
+        && string.Equals(BaseDirectory, Path.GetDirectoryName(SourcePath), StringComparison.Ordinal);
 
     private static long InlineByteCount(TensorProto tensor) =>
         tensor.HasRawData ? tensor.RawData.Length
