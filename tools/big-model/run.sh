@@ -33,7 +33,7 @@ step generate dotnet "$bin/modelgen/OnnxFactorize.ModelGen.dll" transformer "$wo
 size=$(( $(stat -c %s "$work/model/model.onnx") + $(stat -c %s "$work/model/model.onnx.data") ))
 echo "model: $layers layers, d=$dim, $((size / 1048576)) MB (model.onnx + model.onnx.data)"
 step copy "${cli[@]}" optimize "$work/model/model.onnx" -o "$work/copy/model.onnx" --only '^$' --verbose
-cmp "$work/model/model.onnx.data" "$work/copy/model.onnx.data" && echo "copy: data file byte-identical"
+if cmp "$work/model/model.onnx.data" "$work/copy/model.onnx.data"; then echo "copy: data file byte-identical"; else exit 1; fi
 only=(); [[ -n "${ONLY:-}" ]] && only=(--only "$ONLY")
 step optimize "${cli[@]}" optimize "$work/model/model.onnx" -o "$work/opt/model.onnx" --rank-ratio 0.5 "${only[@]}" --validate --verbose --report "$work/opt/report.json"
 grep -E "factorized|peak memory|verdict|error" "$work/optimize.log" | grep -v "│" | head -5 || true

@@ -260,7 +260,8 @@ public sealed class OnnxModel
         // Tensors whose bytes were left in the source .onnx on load were inline there and are inline again in the output
         // (streamed from the source), unless they have to move out like any other inline tensor.
         var own = external.Where(e => IsOwnData(e.Tensor)).Select(e => e.Tensor).ToHashSet(ReferenceEqualityComparer.Instance);
-        var oversize = EstimatedSize(copy, external) > ProtobufLimit;
+        // Only what would be inline counts toward the limit: tensors already in a data file stay there.
+        var oversize = EstimatedSize(copy, external.Where(e => own.Contains(e.Tensor)).ToList()) > ProtobufLimit;
         bool Large(TensorProto t) => own.Contains(t) || InlineByteCount(t) >= ExternalData.SizeThreshold;
         var moveOut = options.ExternalData switch
         {

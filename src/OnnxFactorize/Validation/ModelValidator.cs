@@ -23,6 +23,8 @@ public static class ModelValidator
         using var sessionOptions = CreateSessionOptions(latencyOptions ?? new LatencyOptions());
         if (latencyOptions is null)
         {
+            // No timing, so no need for ONNX Runtime's pre-packed copy of every MatMul/Gemm weight next to the original.
+            sessionOptions.AddSessionConfigEntry("session.disable_prepacking", "1");
             return CompareInTurn(originalPath, optimizedPath, options, sessionOptions, progress, cancellationToken);
         }
 
