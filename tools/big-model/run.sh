@@ -6,8 +6,8 @@
 # Release CLI: a no-op copy (optimize --only '^$', byte-compared), optimize --rank-ratio 0.5 --validate (the validation
 # loads the output in ONNX Runtime and runs it against the original), and `compare` of the output with itself, which
 # loads it in ONNX Runtime once more on its own. Prints wall time and peak RSS (/usr/bin/time -f %M) of each step.
-# Needs about 3× the model's size free on disk and, for the validation, about 1.2× its size free in memory (the two
-# models are run one after the other). Files go to out/big-model (git-ignored) and are deleted at the end unless KEEP=1.
+# Needs about 3× the model's size free on disk and, for the validation (which measures latency, so both models are loaded
+# in ONNX Runtime with their pre-packed weights), about 2.2× the model's size free in memory. Files go to out/big-model (git-ignored) and are deleted at the end unless KEEP=1.
 # ONLY='<regex>' restricts which nodes are factorized (e.g. ONLY='layer0\.ffn' — one 2048×8192 SVD takes minutes on a
 # loaded 2-core box); every other weight is still read, copied and validated.
 set -euo pipefail
