@@ -4,6 +4,7 @@ using OnnxFactorize.Onnx;
 using OnnxFactorize.Optimization;
 using OnnxFactorize.Passes;
 using OnnxFactorize.Planning;
+using OnnxFactorize.Reports;
 using Spectre.Console;
 
 namespace OnnxFactorize.Cli;
@@ -40,6 +41,11 @@ internal static class OptimizeCommand
         foreach (var note in report.Notes)
         {
             output.Line(note);
+        }
+
+        if (output.Verbose && report.PeakRssBytes is { } peak)
+        {
+            output.Line($"peak memory: {PeakMemory.Format(peak)} resident ({peak} bytes)");
         }
 
         if (report.Plan is { } plan)

@@ -57,6 +57,18 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public void Optimize_verbose_prints_the_peak_memory_and_the_report_records_it()
+    {
+        var json = _dir.File("peak.json");
+        var run = CliProcess.Run("optimize", CliProcess.TestModel("mlp_gemm.onnx"), "-o", _dir.File("peak.onnx"), "--rank", "4", "--verbose", "--report", json);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Matches(@"peak memory: \d+ MiB resident \(\d+ bytes\)", run.Stdout);
+        using var report = JsonDocument.Parse(File.ReadAllText(json));
+        Assert.True(report.RootElement.GetProperty("summary").GetProperty("peakRssBytes").GetInt64() > 1 << 20);
+        Assert.DoesNotContain("peak memory", CliProcess.Run("optimize", CliProcess.TestModel("mlp_gemm.onnx"), "-o", _dir.File("quiet.onnx"), "--rank", "4").Stdout);
+    }
+
+    [Fact]
     public void Optimize_mlp_factorizes_and_shrinks_it()
     {
         var output = _dir.File("mlp.onnx");

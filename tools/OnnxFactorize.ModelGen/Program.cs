@@ -3,6 +3,36 @@ using OnnxFactorize.ModelGen;
 
 // Usage: OnnxFactorize.ModelGen [outputDir]   (default: testmodels/)
 //        OnnxFactorize.ModelGen resnet18 <out.onnx> [random|decay]   (a ~45 MB benchmark model: write it outside git, e.g. out/ or /tmp)
+//        OnnxFactorize.ModelGen transformer <out.onnx> <layers> <dim> [inline|external]   (benchmark transformer; see Transformer.cs)
+if (args.Length > 0 && args[0] == "transformer")
+{
+    if (args.Length is < 4 or > 5 || !int.TryParse(args[2], out var layers) || layers < 1 || !int.TryParse(args[3], out var dim) || dim < 8
+        || (args.Length == 5 && args[4] is not ("inline" or "external")))
+    {
+        Console.Error.WriteLine("usage: dotnet run --project tools/OnnxFactorize.ModelGen -- transformer <out.onnx> <layers> <dim> [inline|external]   (12 768: 86 M params, 343 MB; 17 2048: 3.4 GB, external only)");
+        return 2;
+    }
+
+    var external = args.Length == 5 && args[4] == "external";
+    if (!external && 12L * layers * dim * dim * 4 > int.MaxValue)
+    {
+        Console.Error.WriteLine("error: a model this large is over protobuf's 2 GiB limit inline; add 'external'.");
+        return 2;
+    }
+
+    try
+    {
+        var total = Transformer.Write(args[1], layers, dim, external);
+        Console.WriteLine($"{args[1]} ({total} bytes{(external ? ", with " + args[1] + ".data" : "")})");
+        return 0;
+    }
+    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+    {
+        Console.Error.WriteLine($"error: cannot write '{args[1]}': {e.Message}");
+        return 1;
+    }
+}
+
 if (args.Length > 0 && args[0] == "resnet18")
 {
     if (args.Length is < 2 or > 3 || (args.Length == 3 && args[2] is not ("random" or "decay")))

@@ -37,6 +37,22 @@ public static class ExternalData
     /// with a one-line error naming <paramref name="modelName"/> and the tensor.</summary>
     public static byte[] ReadBytes(TensorProto tensor, string? baseDirectory, string modelName)
     {
+        var range = Locate(tensor, baseDirectory, modelName);
+        if (range.Length > Array.MaxLength)
+        {
+            throw new OnnxFactorizeException($"{modelName}: tensor '{tensor.Name}' is {range.Length} bytes, larger than one array can hold.");
+        }
+
+        var bytes = new byte[range.Length];
+        range.Read(bytes, tensor.Name, modelName);
+        return bytes;
+    }
+
+    /// <summary>Where an external tensor's bytes are (file, offset, length), checked as <see cref="ReadBytes"/> checks them
+    /// but without reading anything, so a writer can stream them later.</summary>
+    public static ExternalRange Locate(TensorProto tensor, string? baseDirectory, string modelName)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
         var location = Entry(tensor, "location");
         if (string.IsNullOrEmpty(location))
         {
@@ -50,34 +66,20 @@ public static class ExternalData
 
         var path = ResolveLocation(location, baseDirectory, modelName, tensor.Name);
         long offset = ParseLong(tensor, "offset", 0, modelName);
-        long length;
         try
         {
             var fileLength = new FileInfo(path).Length;
-            length = ParseLong(tensor, "length", fileLength - offset, modelName);
+            var length = ParseLong(tensor, "length", fileLength - offset, modelName);
             if (offset < 0 || length < 0 || offset + length > fileLength)
             {
                 throw new OnnxFactorizeException($"{modelName}: tensor '{tensor.Name}' needs bytes {offset}..{offset + length} of '{location}', which has only {fileLength}; the data file is truncated or belongs to another model.");
             }
 
-            if (length > Array.MaxLength)
-            {
-                throw new OnnxFactorizeException($"{modelName}: tensor '{tensor.Name}' is {length} bytes, larger than one array can hold.");
-            }
-
-            var bytes = new byte[length];
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-            stream.Seek(offset, SeekOrigin.Begin);
-            stream.ReadExactly(bytes);
-            return bytes;
+            return new ExternalRange(path, location, offset, length);
         }
         catch (IOException e)
         {
             throw new OnnxFactorizeException($"{modelName}: cannot read external data '{location}' of tensor '{tensor.Name}': {e.Message}", e);
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            throw new OnnxFactorizeException($"{modelName}: no permission to read external data '{location}' of tensor '{tensor.Name}'.", e);
         }
     }
 
@@ -154,5 +156,75 @@ public static class ExternalData
         tensor.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = offset.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         tensor.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         tensor.DataLocation = TensorProto.Types.DataLocation.External;
+    }
+}
+
+/// <summary>The bytes of one external tensor: <see cref="Path"/> (resolved, inside the model's folder) from
+/// <see cref="Offset"/>, <see cref="Length"/> bytes; <see cref="Location"/> is the path as the model wrote it.</summary>
+public sealed record ExternalRange(string Path, string Location, long Offset, long Length)
+{
+    private const int ChunkSize = 1 << 20;
+
+    /// <summary>Reads the whole range into <paramref name="destination"/> (exactly <see cref="Length"/> bytes long).</summary>
+    public void Read(Span<byte> destination, string tensorName, string modelName)
+    {
+        using var stream = Open(tensorName, modelName);
+        var length = destination.Length;
+        var done = 0;
+        while (done < length)
+        {
+            var n = ReadSome(stream, destination[done..], tensorName, modelName);
+            done += n;
+        }
+    }
+
+    /// <summary>Copies the range to <paramref name="destination"/> in 1 MiB chunks, so a tensor of any size streams through
+    /// a fixed buffer instead of being held in memory. Errors reading are one-line messages naming the tensor; errors
+    /// writing are the destination's own <see cref="IOException"/>.</summary>
+    public void CopyTo(Stream destination, string tensorName, string modelName)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        using var stream = Open(tensorName, modelName);
+        var buffer = new byte[(int)Math.Min(ChunkSize, Math.Max(1, Length))];
+        var left = Length;
+        while (left > 0)
+        {
+            var n = ReadSome(stream, buffer.AsSpan(0, (int)Math.Min(buffer.Length, left)), tensorName, modelName);
+            destination.Write(buffer, 0, n);
+            left -= n;
+        }
+    }
+
+    private FileStream Open(string tensorName, string modelName)
+    {
+        try
+        {
+            var stream = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+            stream.Seek(Offset, SeekOrigin.Begin);
+            return stream;
+        }
+        catch (IOException e)
+        {
+            throw new OnnxFactorizeException($"{modelName}: cannot read external data '{Location}' of tensor '{tensorName}': {e.Message}", e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new OnnxFactorizeException($"{modelName}: no permission to read external data '{Location}' of tensor '{tensorName}'.", e);
+        }
+    }
+
+    private int ReadSome(FileStream stream, Span<byte> buffer, string tensorName, string modelName)
+    {
+        int n;
+        try
+        {
+            n = stream.Read(buffer);
+        }
+        catch (IOException e)
+        {
+            throw new OnnxFactorizeException($"{modelName}: cannot read external data '{Location}' of tensor '{tensorName}': {e.Message}", e);
+        }
+
+        return n > 0 ? n : throw new OnnxFactorizeException($"{modelName}: external data '{Location}' of tensor '{tensorName}' ended early (was it changed while being read?).");
     }
 }

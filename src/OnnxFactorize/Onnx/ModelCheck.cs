@@ -82,6 +82,18 @@ public static class ModelCheck
         }
     }
 
+    /// <summary>Checks that <paramref name="length"/> bytes of raw data (kept in the model file until read) are exactly what
+    /// the tensor's dims need, as <see cref="CheckTensor"/> checks inline raw_data.</summary>
+    internal static void CheckRawLength(TensorProto tensor, long length, string name)
+    {
+        var count = ElementCount(tensor, name);
+        var size = ElementType.SizeInBytes(tensor.DataType);
+        if (size > 0 && tensor.Segment is null && length != count * size)
+        {
+            throw Broken(name, $"tensor '{tensor.Name}' holds {length} bytes but its dims [{string.Join(',', tensor.Dims)}] need {count * size}");
+        }
+    }
+
     /// <summary>The element count of a tensor's dims, refusing negative dims and counts above <see cref="MaxElements"/>.</summary>
     public static long ElementCount(TensorProto tensor, string name)
     {

@@ -97,7 +97,7 @@ public sealed class OnnxModel
 
         // Before opening: a FIFO blocks open() forever and a device (/dev/zero) never ends.
         OutputPaths.RequireRegularFile(path, "the model");
-        byte[] bytes;
+        ModelProto proto;
         try
         {
             var length = new FileInfo(path).Length;
@@ -106,7 +106,9 @@ public sealed class OnnxModel
                 throw new OnnxFactorizeException($"{path}: {length} bytes is over protobuf's 2 GiB limit; store the weights as ONNX external data.");
             }
 
-            bytes = File.ReadAllBytes(path);
+            // Large initializers stay in the file until read (ModelFile); anything else is parsed from the file as it is,
+            // never from a copy of it in memory.
+            proto = (length > 0 ? ModelFile.ParseLazy(path, length) : null) ?? ParseFile(path, length);
         }
         catch (IOException e)
         {
@@ -118,9 +120,20 @@ public sealed class OnnxModel
         }
 
         var full = Path.GetFullPath(path);
-        var proto = Parse(bytes, path);
+        if (!proto.HasIrVersion || proto.Graph is null)
+        {
+            // The same one-line message a whole parse gives.
+            proto = ParseFile(path, new FileInfo(path).Length);
+        }
+
         ModelCheck.Validate(proto, path);
-        return new OnnxModel(proto, Path.GetDirectoryName(full), path, full);
+        var model = new OnnxModel(proto, Path.GetDirectoryName(full), path, full);
+        foreach (var tensor in proto.Graph.Initializer.Where(model.IsOwnData))
+        {
+            ModelCheck.CheckRawLength(tensor, long.Parse(ExternalData.Entry(tensor, "length")!, System.Globalization.CultureInfo.InvariantCulture), path);
+        }
+
+        return model;
     }
 
     /// <summary>Loads a model from a stream; <paramref name="baseDirectory"/> is where its external data lives, if any.</summary>
@@ -143,10 +156,27 @@ public sealed class OnnxModel
             throw new OnnxFactorizeException($"{name}: the file is empty; expected an ONNX model.");
         }
 
+        return Parse(() => ModelProto.Parser.ParseFrom(bytes), name);
+    }
+
+    /// <summary>Parses a model file straight from disk (no copy of the file in memory); <paramref name="length"/> is its size.</summary>
+    internal static ModelProto ParseFile(string path, long length)
+    {
+        if (length == 0)
+        {
+            throw new OnnxFactorizeException($"{path}: the file is empty; expected an ONNX model.");
+        }
+
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        return Parse(() => ModelProto.Parser.ParseFrom(stream), path);
+    }
+
+    private static ModelProto Parse(Func<ModelProto> parse, string name)
+    {
         ModelProto model;
         try
         {
-            model = ModelProto.Parser.ParseFrom(bytes);
+            model = parse();
         }
         catch (InvalidProtocolBufferException e)
         {
@@ -216,22 +246,29 @@ public sealed class OnnxModel
         var copy = Proto.Clone();
         var tensors = ModelTensors.All(copy).ToList();
 
-        // Materialize every external tensor first, so nothing is read from a file after writing starts.
-        var external = new List<(TensorProto Tensor, byte[] Bytes)>();
+        // Every external tensor is located and bounds-checked before writing starts, but only read while the output is
+        // written, streamed file to file: a model's weights are never all in memory at once.
+        var external = new List<(TensorProto Tensor, ExternalRange Range)>();
         foreach (var tensor in tensors)
         {
             if (ExternalData.IsExternal(tensor))
             {
-                external.Add((tensor, ExternalData.ReadBytes(tensor, BaseDirectory, Name)));
+                external.Add((tensor, ExternalData.Locate(tensor, BaseDirectory, Name)));
             }
         }
 
+        // Tensors whose bytes were left in the source .onnx on load were inline there and are inline again in the output
+        // (streamed from the source), unless they have to move out like any other inline tensor.
+        var own = external.Where(e => IsOwnData(e.Tensor)).Select(e => e.Tensor).ToHashSet(ReferenceEqualityComparer.Instance);
+        // Only what would be inline counts toward the limit: tensors already in a data file stay there.
+        var oversize = EstimatedSize(copy, external.Where(e => own.Contains(e.Tensor)).ToList()) > ProtobufLimit;
+        bool Large(TensorProto t) => own.Contains(t) || InlineByteCount(t) >= ExternalData.SizeThreshold;
         var moveOut = options.ExternalData switch
         {
             ExternalDataMode.Never => [],
             ExternalDataMode.Always => tensors.Where(t => ExternalData.IsExternal(t) || InlineByteCount(t) >= ExternalData.SizeThreshold).ToList(),
-            _ => external.Count > 0 || EstimatedSize(copy, external) > ProtobufLimit
-                ? tensors.Where(t => ExternalData.IsExternal(t) || (EstimatedSize(copy, external) > ProtobufLimit && InlineByteCount(t) >= ExternalData.SizeThreshold)).ToList()
+            _ => external.Count > own.Count || oversize
+                ? tensors.Where(t => (ExternalData.IsExternal(t) && !own.Contains(t)) || (oversize && Large(t))).ToList()
                 : [],
         };
 
@@ -252,17 +289,35 @@ public sealed class OnnxModel
 
         OutputPaths.CheckDistinct(reads, writes);
 
-        var bytesByTensor = new Dictionary<TensorProto, byte[]>(ReferenceEqualityComparer.Instance);
-        foreach (var (tensor, bytes) in external)
+        var rangeByTensor = new Dictionary<TensorProto, ExternalRange>(ReferenceEqualityComparer.Instance);
+        foreach (var (tensor, range) in external)
         {
-            bytesByTensor[tensor] = bytes;
+            rangeByTensor[tensor] = range;
         }
 
-        if (options.ExternalData == ExternalDataMode.Never)
+        // External tensors written inline: main-graph initializers are streamed into the output as it is written; any
+        // other (rare: subgraph or attribute tensors) is read into memory here.
+        var moved = moveOut.ToHashSet(ReferenceEqualityComparer.Instance);
+        var toInline = external.Where(e => !moved.Contains(e.Tensor) && (options.ExternalData == ExternalDataMode.Never || own.Contains(e.Tensor))).ToList();
+        var initializerIndex = new Dictionary<TensorProto, int>(ReferenceEqualityComparer.Instance);
+        for (var i = 0; i < copy.Graph.Initializer.Count; i++)
         {
-            foreach (var (tensor, bytes) in external)
+            initializerIndex[copy.Graph.Initializer[i]] = i;
+        }
+
+        var streamed = new Dictionary<int, ExternalRange>();
+        var streamedBytes = 0L;
+        CheckSize(copy, path, toInline.Sum(e => e.Range.Length));
+        foreach (var (tensor, range) in toInline)
+        {
+            if (initializerIndex.TryGetValue(tensor, out var index))
             {
-                Inline(tensor, bytes);
+                streamed[index] = range;
+                streamedBytes += range.Length;
+            }
+            else
+            {
+                Inline(tensor, ExternalData.ReadBytes(tensor, BaseDirectory, Name));
             }
         }
 
@@ -284,24 +339,40 @@ public sealed class OnnxModel
             if (moveOut.Count > 0)
             {
                 dataTemp = TempFiles.NewPath(folder);
-                using (var data = new FileStream(dataTemp, FileMode.CreateNew, FileAccess.Write))
+                using (var data = new FileStream(dataTemp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
                 {
                     foreach (var tensor in moveOut)
                     {
-                        var bytes = bytesByTensor.TryGetValue(tensor, out var b) ? b : InlineBytes(tensor);
                         var offset = (data.Position + ExternalData.Alignment - 1) / ExternalData.Alignment * ExternalData.Alignment;
                         data.SetLength(offset);
                         data.Position = offset;
-                        data.Write(bytes);
-                        ExternalData.PointTo(tensor, dataName, offset, bytes.Length);
+                        long length;
+                        if (rangeByTensor.TryGetValue(tensor, out var range))
+                        {
+                            range.CopyTo(data, tensor.Name, Name);
+                            length = range.Length;
+                        }
+                        else if (tensor.HasRawData)
+                        {
+                            data.Write(tensor.RawData.Span);
+                            length = tensor.RawData.Length;
+                        }
+                        else
+                        {
+                            var bytes = TensorCodec.EncodeTypedFields(tensor);
+                            data.Write(bytes);
+                            length = bytes.Length;
+                        }
+
+                        ExternalData.PointTo(tensor, dataName, offset, length);
                     }
                 }
             }
 
-            CheckSize(copy, path);
-            using (var output = new FileStream(modelTemp, FileMode.CreateNew, FileAccess.Write))
+            CheckSize(copy, path, streamedBytes);
+            using (var output = new FileStream(modelTemp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             {
-                copy.WriteTo(output);
+                ModelFile.WriteInline(copy, streamed, output, Name);
             }
 
             if (dataTemp is not null)
@@ -351,16 +422,19 @@ public sealed class OnnxModel
         }
     }
 
-    /// <summary>Raw little-endian bytes of a tensor stored inline (raw_data, or the typed field re-encoded).</summary>
-    internal static byte[] InlineBytes(TensorProto tensor) =>
-        tensor.HasRawData ? tensor.RawData.ToByteArray() : TensorCodec.EncodeTypedFields(tensor);
+    /// <summary>True for a tensor whose bytes were left inside this model's own .onnx file when it was loaded (an inline
+    /// tensor read lazily, see <see cref="ModelFile"/>), as opposed to a tensor stored in an external data file.</summary>
+    internal bool IsOwnData(TensorProto tensor) =>
+        SourcePath is not null && ExternalData.IsExternal(tensor)
+        && string.Equals(ExternalData.Entry(tensor, "location"), Path.GetFileName(SourcePath), StringComparison.Ordinal)
+        && string.Equals(BaseDirectory, Path.GetDirectoryName(SourcePath), StringComparison.Ordinal);
 
     private static long InlineByteCount(TensorProto tensor) =>
         tensor.HasRawData ? tensor.RawData.Length
         : (long)tensor.FloatData.Count * 4 + (long)tensor.DoubleData.Count * 8 + (long)tensor.Int64Data.Count * 8
           + (long)tensor.Uint64Data.Count * 8 + (long)tensor.Int32Data.Count * 4;
 
-    private static long EstimatedSize(ModelProto model, List<(TensorProto Tensor, byte[] Bytes)> external)
+    private static long EstimatedSize(ModelProto model, List<(TensorProto Tensor, ExternalRange Range)> external)
     {
         long size = 0;
         foreach (var tensor in ModelTensors.All(model))
@@ -368,7 +442,7 @@ public sealed class OnnxModel
             size += InlineByteCount(tensor);
         }
 
-        return size + external.Sum(e => (long)e.Bytes.Length) + (1 << 20);
+        return size + external.Sum(e => e.Range.Length) + (1 << 20);
     }
 
     private static void Inline(TensorProto tensor, byte[] bytes)
@@ -378,9 +452,9 @@ public sealed class OnnxModel
         tensor.RawData = ByteString.CopyFrom(bytes);
     }
 
-    private static void CheckSize(ModelProto model, string name)
+    private static void CheckSize(ModelProto model, string name, long extra = 0)
     {
-        long size = 0;
+        var size = extra;
         foreach (var tensor in ModelTensors.All(model))
         {
             size += InlineByteCount(tensor);

@@ -154,7 +154,8 @@ public static class OutputPaths
         }
 
         var files = new List<string>();
-        foreach (var tensor in ModelTensors.All(model.Proto).Where(ExternalData.IsExternal))
+        // Bytes left in the .onnx itself on load are the model file, not external data.
+        foreach (var tensor in ModelTensors.All(model.Proto).Where(t => ExternalData.IsExternal(t) && !model.IsOwnData(t)))
         {
             if (ExternalData.Entry(tensor, "location") is { Length: > 0 } location && !Path.IsPathRooted(location))
             {

@@ -31,6 +31,20 @@ public static class TensorCodec
         }
 
         var type = (TensorProto.Types.DataType)tensor.DataType;
+        if (ExternalData.IsExternal(tensor) && type == TensorProto.Types.DataType.Float && BitConverter.IsLittleEndian)
+        {
+            // Straight from the file into the result: no intermediate byte copy of the weight.
+            var range = ExternalData.Locate(tensor, baseDirectory, modelName);
+            if (range.Length != count * 4)
+            {
+                throw new OnnxFactorizeException($"{modelName}: tensor '{tensor.Name}' holds {range.Length} bytes but its dims need {count * 4}; the model is corrupt.");
+            }
+
+            var floats = new float[count];
+            range.Read(MemoryMarshal.AsBytes(floats.AsSpan()), tensor.Name, modelName);
+            return floats;
+        }
+
         ReadOnlySpan<byte> raw = ExternalData.IsExternal(tensor) ? ExternalData.ReadBytes(tensor, baseDirectory, modelName)
             : tensor.HasRawData ? tensor.RawData.Span : default;
         var hasRaw = ExternalData.IsExternal(tensor) || tensor.HasRawData;
@@ -124,7 +138,8 @@ public static class TensorCodec
             }
         }
 
-        tensor.RawData = ByteString.CopyFrom(bytes);
+        // The array is not used again, so the ByteString may own it (no second copy of every factor).
+        tensor.RawData = UnsafeByteOperations.UnsafeWrap(bytes);
         return tensor;
     }
 

@@ -50,6 +50,9 @@ public sealed record OptimizeReport
     /// <summary>The validation, when one ran.</summary>
     public ValidationResult? Validation { get; init; }
 
+    /// <summary>Peak resident memory of the process when the run finished (see <see cref="Reports.PeakMemory"/>), or null.</summary>
+    public long? PeakRssBytes { get; init; }
+
     /// <summary>Things the user should know that are not failures (e.g. FLOPs counted from declared shapes only).</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using OnnxFactorize.Analysis;
 using OnnxFactorize.Decomposition;
+using OnnxFactorize.Graph;
 using OnnxFactorize.Onnx;
 using OnnxFactorize.Passes;
 using OnnxFactorize.Planning;
@@ -38,7 +39,8 @@ public static class Optimizer
         string how;
         if (request.Budget is not { } budget)
         {
-            var shapes = MeasureShapes(model, request.Dims, notes);
+            // With no candidate (e.g. --only '^$', a plain copy) no FLOPs are priced: the model is not run at all.
+            var shapes = Factorizer.Candidates(ModelGraph.Import(model), request.Factorize).Count == 0 ? null : MeasureShapes(model, request.Dims, notes);
             IReadOnlyDictionary<string, GramAccumulator>? statistics = null;
             if (request.Factorize.DataAware != DataAwareMode.None)
             {
@@ -93,6 +95,7 @@ public static class Optimizer
             Plan = plan,
             Validation = validated,
             Notes = notes,
+            PeakRssBytes = PeakMemory.Bytes(),
         };
         WriteReports(report, request.JsonReportPath, request.HtmlReportPath);
         return report;
@@ -125,7 +128,10 @@ public static class Optimizer
         if (jsonPath is not null)
         {
             OutputPaths.EnsureFolder(jsonPath);
-            var summary = new ReportSummary(report.ModelPath, report.OutputPath, report.RankChoice, report.ParamsBefore, report.ParamsAfter, report.SummaryText());
+            var summary = new ReportSummary(report.ModelPath, report.OutputPath, report.RankChoice, report.ParamsBefore, report.ParamsAfter, report.SummaryText())
+            {
+                PeakRssBytes = report.PeakRssBytes,
+            };
             JsonReport.WriteFile(jsonPath, summary, report.Factorization.Decisions, report.Validation, report.Plan);
         }
 
@@ -147,7 +153,7 @@ public static class Optimizer
 
         try
         {
-            return ModelCost.ValueShapes(model.ProtoWithInlineData(), dims);
+            return ModelCost.ValueShapes(model, dims);
         }
         catch (OnnxFactorizeException e)
         {

@@ -57,6 +57,11 @@ public static class JsonReport
             w.WriteNumber("nodesFactorized", decisions.Count(d => d.Status == DecisionStatus.Factorized));
             w.WriteNumber("nodeCount", decisions.Count);
             w.WriteBoolean("changed", decisions.Any(d => d.Status == DecisionStatus.Factorized));
+            if (summary.PeakRssBytes is { } peak)
+            {
+                w.WriteNumber("peakRssBytes", peak);
+            }
+
             w.WriteEndObject();
         }
 

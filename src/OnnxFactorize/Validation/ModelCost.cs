@@ -39,9 +39,15 @@ public static class ModelCost
     }
 
     /// <summary>Parameters and FLOPs; symbolic dims are taken from <paramref name="dims"/> (name=value), and shapes the model does not declare are read from one ORT run.</summary>
-    public static ModelCostReport Analyze(ModelProto model, IReadOnlyDictionary<string, long>? dims = null)
+    public static ModelCostReport Analyze(ModelProto model, IReadOnlyDictionary<string, long>? dims = null) =>
+        Analyze(OnnxModel.FromProto(model ?? throw new ArgumentNullException(nameof(model))), dims);
+
+    /// <summary>Parameters and FLOPs of a loaded model; its external data stays on disk (the shape run replaces large
+    /// weights by constants of their shape, see <see cref="ShapeProbe"/>).</summary>
+    public static ModelCostReport Analyze(OnnxModel loaded, IReadOnlyDictionary<string, long>? dims = null)
     {
-        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(loaded);
+        var model = loaded.Proto;
         dims ??= new Dictionary<string, long>();
         var graph = model.Graph;
         var shapes = StaticShapes(graph, dims);
@@ -50,7 +56,7 @@ public static class ModelCost
         var fromRuntime = false;
         if (missing.Count > 0)
         {
-            foreach (var (name, shape) in RuntimeShapes(model, missing, dims))
+            foreach (var (name, shape) in RuntimeShapes(loaded, missing, dims))
             {
                 shapes[name] = shape;
             }
@@ -73,9 +79,15 @@ public static class ModelCost
     /// measured by one ONNX Runtime run on random inputs (symbolic dims bound from <paramref name="dims"/>). The passes
     /// use them to count FLOPs where the model declares no intermediate shapes.</summary>
     /// <exception cref="OnnxFactorizeException">A symbolic dim is unbound or the model cannot run.</exception>
-    public static IReadOnlyDictionary<string, long[]> ValueShapes(ModelProto model, IReadOnlyDictionary<string, long>? dims = null)
+    public static IReadOnlyDictionary<string, long[]> ValueShapes(ModelProto model, IReadOnlyDictionary<string, long>? dims = null) =>
+        ValueShapes(OnnxModel.FromProto(model ?? throw new ArgumentNullException(nameof(model))), dims);
+
+    /// <summary>As <see cref="ValueShapes(ModelProto, IReadOnlyDictionary{string, long}?)"/> for a loaded model, whose
+    /// external data is never read (large weights are replaced by constants of their shape for the run).</summary>
+    public static IReadOnlyDictionary<string, long[]> ValueShapes(OnnxModel loaded, IReadOnlyDictionary<string, long>? dims = null)
     {
-        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(loaded);
+        var model = loaded.Proto;
         dims ??= new Dictionary<string, long>();
         var shapes = StaticShapes(model.Graph, dims);
         var wanted = model.Graph.Node.Where(n => CountedOps.Contains(n.OpType) && n.Domain is "" or "ai.onnx")
@@ -85,7 +97,7 @@ public static class ModelCost
             .ToList();
         if (wanted.Count > 0)
         {
-            foreach (var (name, shape) in RuntimeShapes(model, wanted, dims))
+            foreach (var (name, shape) in RuntimeShapes(loaded, wanted, dims))
             {
                 shapes[name] = shape;
             }
@@ -184,10 +196,10 @@ public static class ModelCost
     }
 
     // Adds the wanted intermediates as extra graph outputs, runs once on random inputs, and reads the actual shapes.
-    private static Dictionary<string, long[]> RuntimeShapes(ModelProto model, IReadOnlyList<string> names, IReadOnlyDictionary<string, long> dims)
+    private static Dictionary<string, long[]> RuntimeShapes(OnnxModel model, IReadOnlyList<string> names, IReadOnlyDictionary<string, long> dims)
     {
         // The probe is an edit of the graph (never of the protobuf): the wanted intermediates become extra outputs.
-        var probe = ModelGraph.Import(OnnxModel.FromProto(model));
+        var probe = ModelGraph.Import(model);
         foreach (var name in names)
         {
             if (probe.Main.Find(name) is { Producer: not null } value && value.Graph == probe.Main)
@@ -196,7 +208,11 @@ public static class ModelCost
             }
         }
 
-        var bytes = probe.Export().ToBytes();
+        // Shapes do not depend on weight values: the weights become ConstantOfShape nodes, so the run neither reads external
+        // data nor holds a second copy of the model's weights.
+        var exported = probe.Export();
+        ShapeProbe.ReplaceWeights(exported.Proto);
+        var bytes = exported.ToBytes();
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
         var session = OrtSessions.Open(bytes, options, "Cannot count FLOPs",
             $"to measure the shapes it does not declare ({string.Join(", ", names.Take(3).Select(n => $"'{n}'"))})");

@@ -21,15 +21,18 @@ public static class ModelValidator
 
         // One SessionOptions instance for both sessions, so the comparison is like for like.
         using var sessionOptions = CreateSessionOptions(latencyOptions ?? new LatencyOptions());
+        if (latencyOptions is null)
+        {
+            // No timing, so no need for ONNX Runtime's pre-packed copy of every MatMul/Gemm weight next to the original.
+            sessionOptions.AddSessionConfigEntry("session.disable_prepacking", "1");
+            return CompareInTurn(originalPath, optimizedPath, options, sessionOptions, progress, cancellationToken);
+        }
+
         using var original = OpenSession(originalPath, sessionOptions);
         using var optimized = OpenSession(optimizedPath, sessionOptions);
         var inputs = ModelInput.FromSession(original);
         CheckSameInputs(inputs, ModelInput.FromSession(optimized), optimizedPath);
-        foreach (var name in original.OutputNames.Where(n => !optimized.OutputNames.Contains(n)))
-        {
-            throw new OnnxFactorizeException($"{optimizedPath}: output '{name}' of the original model is missing; outputs must keep their names.");
-        }
-
+        CheckOutputs(original.OutputNames, optimized.OutputNames, optimizedPath);
         var samples = LoadSamples(inputs, options.Inputs);
         var labels = options.Inputs.LabelsPath is { } lp ? SampleLoader.ReadLabels(lp) : null;
         var accumulators = original.OutputNames.ToDictionary(n => n, n => new MetricsAccumulator(n, options.Task), StringComparer.Ordinal);
@@ -68,6 +71,76 @@ public static class ModelValidator
             Thresholds = thresholds,
             Failures = thresholds.Evaluate(outputs, latency),
         };
+    }
+
+    // Without a latency measurement the two models need not be loaded together: the original runs every sample first and
+    // is released, then the optimized model runs; at most one model's weights are in ONNX Runtime at a time.
+    private static ValidationResult CompareInTurn(string originalPath, string optimizedPath, ValidationOptions options, SessionOptions sessionOptions,
+        IProgress<ValidationProgress>? progress, CancellationToken cancellationToken)
+    {
+        var thresholds = options.EffectiveThresholds;
+        using var runOptions = new RunOptions();
+        using var terminate = cancellationToken.Register(() => runOptions.Terminate = true);
+        IReadOnlyList<ModelInput> inputs;
+        IReadOnlyList<string> outputNames;
+        var bound = new List<IReadOnlyList<TensorData>>();
+        var reference = new List<IReadOnlyList<TensorData>>();
+        int sampleCount;
+        using (var original = OpenSession(originalPath, sessionOptions))
+        {
+            inputs = ModelInput.FromSession(original);
+            outputNames = [.. original.OutputNames];
+            var samples = LoadSamples(inputs, options.Inputs);
+            sampleCount = samples.Count;
+            for (var i = 0; i < samples.Count; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                progress?.Report(new ValidationProgress("accuracy", i, 2 * samples.Count));
+                bound.Add(SampleLoader.Bind(samples[i], inputs));
+                reference.Add(Run(original, bound[i], outputNames, runOptions, originalPath));
+            }
+        }
+
+        var labels = options.Inputs.LabelsPath is { } lp ? SampleLoader.ReadLabels(lp) : null;
+        var accumulators = outputNames.ToDictionary(n => n, n => new MetricsAccumulator(n, options.Task), StringComparer.Ordinal);
+        var labelOffset = 0L;
+        using (var optimized = OpenSession(optimizedPath, sessionOptions))
+        {
+            CheckSameInputs(inputs, ModelInput.FromSession(optimized), optimizedPath);
+            CheckOutputs(outputNames, optimized.OutputNames, optimizedPath);
+            for (var i = 0; i < sampleCount; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                progress?.Report(new ValidationProgress("accuracy", sampleCount + i, 2 * sampleCount));
+                var b = Run(optimized, bound[i], outputNames, runOptions, optimizedPath);
+                labelOffset = Accumulate(accumulators, reference[i], b, labels, labelOffset, options.Inputs.LabelsPath, options.Task);
+            }
+        }
+
+        CheckLabelsUsed(labels, labelOffset, options.Inputs.LabelsPath);
+        progress?.Report(new ValidationProgress("accuracy", 2 * sampleCount, 2 * sampleCount));
+        cancellationToken.ThrowIfCancellationRequested();
+        var outputs = accumulators.Values.Select(acc => acc.ToMetrics()).ToList();
+        var dims = BoundDims(inputs, bound[0], options.Inputs.Dims);
+        return new ValidationResult
+        {
+            Original = Summarize(originalPath, dims),
+            Optimized = Summarize(optimizedPath, dims),
+            SampleCount = sampleCount,
+            InputsDescription = options.Inputs.Describe(),
+            Outputs = outputs,
+            Latency = null,
+            Thresholds = thresholds,
+            Failures = thresholds.Evaluate(outputs, null),
+        };
+    }
+
+    private static void CheckOutputs(IReadOnlyList<string> original, IReadOnlyList<string> optimized, string optimizedPath)
+    {
+        foreach (var name in original.Where(n => !optimized.Contains(n)))
+        {
+            throw new OnnxFactorizeException($"{optimizedPath}: output '{name}' of the original model is missing; outputs must keep their names.");
+        }
     }
 
     /// <summary>Checks, before any long work, that the model's inputs can be bound from <paramref name="options"/> (dims,
@@ -317,8 +390,8 @@ public static class ModelValidator
     {
         var loaded = OnnxModel.Load(path);
 
-        // Shapes may have to be measured by running the model from bytes, where external data cannot be found: inline it.
-        var cost = ModelCost.Analyze(loaded.ProtoWithInlineData(), dims);
+        // Shapes may have to be measured by running the model; that run replaces the weights, so nothing is inlined.
+        var cost = ModelCost.Analyze(loaded, dims);
         return new ModelSummary { Path = path, FileBytes = FileBytes(path, loaded.Proto), Parameters = cost.Parameters, Flops = cost.Flops };
     }
 
@@ -330,7 +403,7 @@ public static class ModelValidator
             .Where(t => t.DataLocation == TensorProto.Types.DataLocation.External)
             .SelectMany(t => t.ExternalData.Where(e => e.Key == "location").Select(e => Path.Combine(dir, e.Value)))
             .Distinct(StringComparer.Ordinal)
-            .Where(File.Exists);
+            .Where(f => File.Exists(f) && !string.Equals(Path.GetFullPath(f), Path.GetFullPath(path), StringComparison.Ordinal));
         return new FileInfo(path).Length + external.Sum(f => new FileInfo(f).Length);
     }
 }
