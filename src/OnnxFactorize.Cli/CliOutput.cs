@@ -90,7 +90,12 @@ internal sealed class CliOutput
     {
         if (!Live)
         {
-            return work(new OptimizeProgress { PhaseStarted = title => Line($"{title}…") });
+            // Of the planner's steps, the time estimate is worth a line of its own in a log.
+            return work(new OptimizeProgress
+            {
+                PhaseStarted = title => Line($"{title}…"),
+                Plan = new SyncProgress<PlanProgress>(p => PlanLine(p)),
+            });
         }
 
         return LiveBars(bar =>
@@ -117,6 +122,14 @@ internal sealed class CliOutput
         task.MaxValue = Math.Max(p.Total, 1);
         task.Value = p.Done;
         task.Description = p.NodeName.Length > 0 ? $"{title} {Markup.Escape(p.NodeName)} ({p.Done + 1}/{p.Total})" : $"{title} ({p.Total} nodes)";
+    }
+
+    private void PlanLine(PlanProgress p)
+    {
+        if (p.Phase == PlanPhase.Estimate)
+        {
+            Line($"  {Markup.Escape(p.Detail)}");
+        }
     }
 
     private static void PlanBar(Func<string, ProgressTask> bar, PlanProgress p)

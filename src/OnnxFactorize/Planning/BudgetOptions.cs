@@ -83,6 +83,14 @@ public sealed record BudgetOptions
     /// full model and session per (node, rank), the naive way, kept for comparison benchmarks.</summary>
     public bool SharedSessions { get; init; } = true;
 
+    /// <summary>Search each node's ladder by bisection for the cheapest rung within budget alone, then measure the rungs
+    /// above it (default); false measures every rung.</summary>
+    public bool BisectLadder { get; init; } = true;
+
+    /// <summary>Measure a node's rungs on the part of the model after it, fed the activations before it computed once per
+    /// sample (default, where the graph allows the cut); false runs the whole weight probe per rung.</summary>
+    public bool DownstreamEvaluation { get; init; } = true;
+
     /// <summary>End-to-end verifications allowed before backing off node by node.</summary>
     public int MaxVerifications { get; init; } = 6;
 

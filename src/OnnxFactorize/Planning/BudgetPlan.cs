@@ -9,6 +9,9 @@ public enum PlanPhase
     /// <summary>Loading the model and calibration inputs, running the original once.</summary>
     Reference,
 
+    /// <summary>The time estimate of the search, shown before it starts (detail: planned evaluations × measured cost).</summary>
+    Estimate,
+
     /// <summary>Decomposing each weight once and deriving its rank ladder.</summary>
     Ladder,
 

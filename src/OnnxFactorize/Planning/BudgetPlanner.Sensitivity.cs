@@ -22,7 +22,7 @@ public sealed partial class BudgetPlanner
     private Dictionary<string, TensorData> Activations(IEnumerable<Node> nodes)
     {
         var result = new Dictionary<string, TensorData>(StringComparer.Ordinal);
-        foreach (var t in _samples[0])
+        foreach (var t in _firstSample)
         {
             result[t.Name] = t;
         }
@@ -38,7 +38,7 @@ public sealed partial class BudgetPlanner
         }
 
         using var session = ProbeModels.Open(ProbeModels.WithOutputs(_model, wanted), _sessionOptions, _model.Name);
-        var values = ModelValidator.Run(session, _samples[0], wanted, _runOptions, _model.Name);
+        var values = ModelValidator.Run(session, _firstSample, wanted, _runOptions, _model.Name);
         foreach (var v in values)
         {
             result[v.Name] = v;
@@ -115,12 +115,19 @@ public sealed partial class BudgetPlanner
         }
 
         Report(PlanPhase.Sensitivity, index, total, $"{label}: {rungs.Count} ranks");
-        var errors = new double[rungs.Count];
+        double[] errors;
+        using (var evaluator = OpenEvaluator(probeIndex))
+        {
+            errors = MeasureLadder(rungs.Count, i => evaluator.Evaluate(rungs[i].Plan.Reconstruct()));
+        }
+
+        // The ladder keeps the measured rungs (bisection leaves out the cheap ones over budget alone).
+        var kept = Enumerable.Range(0, rungs.Count).Where(i => !double.IsNaN(errors[i])).ToList();
+        rungs = [.. kept.Select(i => rungs[i])];
+        errors = [.. kept.Select(i => errors[i])];
         for (var i = 0; i < rungs.Count; i++)
         {
             _rungPlans[(nodeIndex, i)] = rungs[i].Plan;
-            errors[i] = ProbeError(new Dictionary<int, float[]> { [probeIndex] = rungs[i].Plan.Reconstruct() });
-            _errorEvaluations++;
         }
 
         var timings = new NodeTiming?[rungs.Count];
