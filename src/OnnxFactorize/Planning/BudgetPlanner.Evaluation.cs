@@ -22,6 +22,10 @@ public sealed partial class BudgetPlanner
     private byte[] _samplesHash = [];
     private double _referenceSeconds;
     private int _downstreamNodes;
+    private readonly Stopwatch _pricing = new();
+    private readonly Stopwatch _evaluation = new();
+    private readonly Stopwatch _latency = new();
+    private readonly Stopwatch _verification = new();
 
     /// <summary>Runs the original on each sample as it is read and stores both; hashes the samples (and labels) for the
     /// cache key and times the pass, the cost of one whole-model evaluation.</summary>
@@ -198,6 +202,64 @@ public sealed partial class BudgetPlanner
         return errors;
     }
 
+    // Times the rungs at <paramref name="indices"/> (cheapest first) and returns which rungs are slower than the original.
+    // Under the guard alone (target not latency, bisection on) a factorized node is taken to get slower as its rank
+    // grows: the most expensive rung first (if it is faster, so is every rung), then the cheapest (if it is slower, so is
+    // every rung), then bisection for the last faster rung; untimed rungs get the side of the boundary they lie on.
+    private bool[] MeasureLatencies(IReadOnlyList<int> indices, int count, Func<int, NodeTiming> time)
+    {
+        var slower = new bool[count];
+        bool Slower(int k) => slower[indices[k]] = time(indices[k]).Speedup < 1.0;
+        if (indices.Count == 0)
+        {
+            return slower;
+        }
+
+        if (_options.Target == PlanTarget.Latency || !_options.BisectLadder)
+        {
+            for (var k = 0; k < indices.Count; k++)
+            {
+                Slower(k);
+            }
+
+            return slower;
+        }
+
+        var last = indices.Count - 1;
+        if (!Slower(last))
+        {
+            return slower;
+        }
+
+        // Invariant: rung lo is faster, rung hi is slower.
+        var (lo, hi) = (0, last);
+        if (last == 0 || Slower(0))
+        {
+            lo = -1;
+            hi = 0;
+        }
+
+        while (hi - lo > 1)
+        {
+            var mid = (lo + hi) / 2;
+            if (Slower(mid))
+            {
+                hi = mid;
+            }
+            else
+            {
+                lo = mid;
+            }
+        }
+
+        for (var k = hi; k < indices.Count; k++)
+        {
+            slower[indices[k]] = true;
+        }
+
+        return slower;
+    }
+
     // The time estimate shown before the sensitivity search: planned evaluations (per node at most its ladder, with
     // bisection about log2 of it plus the rungs above the budget threshold) times the measured cost of one whole-model pass
     // over the calibration samples, plus the verifications.
@@ -215,6 +277,9 @@ public sealed partial class BudgetPlanner
             + (MeasuresLatency ? ", plus latency timing" : "");
     }
 
+    // Runs a stopwatch until disposed (nested phases, e.g. a verification inside refinement, count once per watch).
+    private static StopwatchScope Time(Stopwatch watch) => new(watch);
+
     private static string Seconds(double s) => s < 90 ? $"{s:0.##} s" : $"{s / 60:0.#} min";
 
     // One node's evaluator: Ŵ → budget metric; owns its downstream session and cut activations.
@@ -225,6 +290,19 @@ public sealed partial class BudgetPlanner
         public double Cost => cost;
 
         public void Dispose() => resources?.Dispose();
+    }
+
+    private readonly struct StopwatchScope : IDisposable
+    {
+        private readonly Stopwatch? _watch;
+
+        public StopwatchScope(Stopwatch watch)
+        {
+            _watch = watch.IsRunning ? null : watch;
+            _watch?.Start();
+        }
+
+        public void Dispose() => _watch?.Stop();
     }
 
     private sealed class CompositeDisposable(params IDisposable[] items) : IDisposable

@@ -93,7 +93,13 @@ public sealed partial class BudgetPlanner
         var probeIndex = _probeIndex[nodeIndex];
         var label = candidate.Label;
         Report(PlanPhase.Ladder, index, total, label);
-        var (rungs, first) = PriceLadder(candidate);
+        List<Rung> rungs;
+        FactorizationDecision? first;
+        using (Time(_pricing))
+        {
+            (rungs, first) = PriceLadder(candidate);
+        }
+
         var before = first is null ? new NodePlan { NodeName = label, OpType = candidate.Node.OpType }
             : new NodePlan
             {
@@ -116,34 +122,40 @@ public sealed partial class BudgetPlanner
 
         Report(PlanPhase.Sensitivity, index, total, $"{label}: {rungs.Count} ranks");
         double[] errors;
+        using (Time(_evaluation))
         using (var evaluator = OpenEvaluator(probeIndex))
         {
             errors = MeasureLadder(rungs.Count, i => evaluator.Evaluate(rungs[i].Plan.Reconstruct()));
         }
 
-        // The ladder keeps the measured rungs (bisection leaves out the cheap ones over budget alone).
-        var kept = Enumerable.Range(0, rungs.Count).Where(i => !double.IsNaN(errors[i])).ToList();
-        rungs = [.. kept.Select(i => rungs[i])];
-        errors = [.. kept.Select(i => errors[i])];
-        for (var i = 0; i < rungs.Count; i++)
-        {
-            _rungPlans[(nodeIndex, i)] = rungs[i].Plan;
-        }
-
         var timings = new NodeTiming?[rungs.Count];
+        var slower = new bool[rungs.Count];
         if (MeasuresLatency)
         {
             Report(PlanPhase.Latency, index, total, label);
+            using var timed = Time(_latency);
             var isolated = ProbeModels.Isolate(candidate.Node, label, activations);
             var isolatedBytes = isolated.ToBytes();
             var isolatedInputs = isolated.Proto.Graph.Input.Select(i => activations[i.Name]).ToList();
-            for (var i = 0; i < rungs.Count; i++)
+            var measuredRungs = Enumerable.Range(0, rungs.Count).Where(i => !double.IsNaN(errors[i])).ToList();
+            slower = MeasureLatencies(measuredRungs, rungs.Count, i =>
             {
                 _ct.ThrowIfCancellationRequested();
                 var factorized = FactorizeIsolated(isolated, rungs[i].Policy);
-                timings[i] = _meter.Measure(new NodeLatencyProbe(label, rungs[i].Decision.Rank, isolatedBytes, factorized.ToBytes(), isolatedInputs), _options.Latency, _ct);
                 _latencyMeasurements++;
-            }
+                return timings[i] = _meter.Measure(new NodeLatencyProbe(label, rungs[i].Decision.Rank, isolatedBytes, factorized.ToBytes(), isolatedInputs), _options.Latency, _ct);
+            });
+        }
+
+        // The ladder keeps the measured rungs: bisection leaves out the cheap ones over budget alone and, under the latency
+        // guard, the untimed ones past the last rung found faster than the original.
+        var kept = Enumerable.Range(0, rungs.Count).Where(i => !double.IsNaN(errors[i]) && (timings[i] is not null || !slower[i])).ToList();
+        rungs = [.. kept.Select(i => rungs[i])];
+        errors = [.. kept.Select(i => errors[i])];
+        timings = [.. kept.Select(i => timings[i])];
+        for (var i = 0; i < rungs.Count; i++)
+        {
+            _rungPlans[(nodeIndex, i)] = rungs[i].Plan;
         }
 
         var ladder = rungs.Select((r, i) => new LadderPoint
@@ -164,7 +176,7 @@ public sealed partial class BudgetPlanner
         {
             Ladder = ladder,
             OriginalLatencyMs = measured.Count > 0 ? LatencyBenchmark.Median(measured) : null,
-            LatencyBreakEvenRank = ladder.Where(p => p.Speedup is >= 1.0).Select(p => p.Rank).DefaultIfEmpty(0).Max(),
+            LatencyBreakEvenRank = ladder.Where(p => MeasuresLatency && p.Speedup is not < 1.0).Select(p => p.Rank).DefaultIfEmpty(0).Max(),
         };
     }
 

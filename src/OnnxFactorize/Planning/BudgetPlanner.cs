@@ -153,6 +153,11 @@ public sealed partial class BudgetPlanner
                 NodeCacheHits = _nodeCacheHits,
                 Verifications = _verifications,
                 Seconds = clock.Elapsed.TotalSeconds,
+                PricingSeconds = _pricing.Elapsed.TotalSeconds,
+                EvaluationSeconds = _evaluation.Elapsed.TotalSeconds,
+                LatencySeconds = _latency.Elapsed.TotalSeconds,
+                VerificationSeconds = _verification.Elapsed.TotalSeconds,
+                DownstreamNodes = _downstreamNodes,
             },
         };
         Report(PlanPhase.Done, 1, 1, final.Changed ? $"measured {Format(measured)} within {_options.DescribeBudget()}" : "nothing fits the budget; model unchanged");
@@ -287,6 +292,7 @@ public sealed partial class BudgetPlanner
     private (FactorizationResult Result, double Measured) Verify(IReadOnlyList<NodePlan> plans, int[] choice)
     {
         _verifications++;
+        using var timed = Time(_verification);
         var chosen = ChosenPlans(plans, choice);
         var replaced = new Dictionary<int, float[]>();
         for (var i = 0; i < plans.Count; i++)
