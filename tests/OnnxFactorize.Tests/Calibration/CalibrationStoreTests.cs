@@ -10,8 +10,10 @@ public class CalibrationStoreTests
     [
         TensorData.Create("x", [1, 256], Enumerable.Range(0, 256).Select(i => (float)(s * 1000 + i)).ToArray()),
         TensorData.Create("ids", [2], new long[] { s, -s }),
-        TensorData.Create("h", [3], new[] { (Float16)(Half)s, (Float16)(Half)0.5f, (Float16)(Half)(-s) }),
+        TensorData.Create("h", [3], new[] { Half16(s), Half16(0.5f), Half16(-s) }),
     ];
+
+    private static Float16 Half16(float v) => new(BitConverter.HalfToUInt16Bits((Half)v));
 
     [Theory]
     [InlineData(16)]
