@@ -69,19 +69,23 @@ public sealed partial class BudgetPlanner
     }
 
     // The budget metric of a session's outputs against the reference, over every calibration sample.
-    private double MeasureError(InferenceSession session, Func<int, IReadOnlyList<TensorData>> extraInputs) =>
-        Accumulate(null, (s, sample, _) => ModelValidator.Run(session, [.. sample, .. extraInputs(s)], _outputNames, _runOptions, _model.Name));
+    private double MeasureError(InferenceSession session, Func<int, IReadOnlyList<TensorData>> extraInputs, int samples = int.MaxValue) =>
+        Accumulate(null, (s, sample, _) => ModelValidator.Run(session, [.. sample, .. extraInputs(s)], _outputNames, _runOptions, _model.Name), samples);
 
-    // Streams the samples, the reference outputs and (when given) a store of per-sample extras in lockstep; the metric is
-    // accumulated sample by sample, so nothing but one sample's tensors is held at a time.
-    private double Accumulate(CalibrationStore? extras, Func<int, IReadOnlyList<TensorData>, IReadOnlyList<TensorData>, IReadOnlyList<TensorData>> run)
+    // How many calibration samples a rung evaluation reads (verifications read them all).
+    private int SensitivityCount => _options.SensitivitySamples is > 0 and var n ? Math.Min(n, _samples.Count) : _samples.Count;
+
+    // Streams the first <paramref name="limit"/> samples, their reference outputs and (when given) a store of per-sample
+    // extras in lockstep; the metric is accumulated sample by sample, so nothing but one sample's tensors is held at a time.
+    private double Accumulate(CalibrationStore? extras, Func<int, IReadOnlyList<TensorData>, IReadOnlyList<TensorData>, IReadOnlyList<TensorData>> run,
+        int limit = int.MaxValue)
     {
         var accumulators = _outputNames.ToDictionary(n => n, n => new MetricsAccumulator(n), StringComparer.Ordinal);
         var offset = 0L;
         using var references = _reference.Read().GetEnumerator();
         using var extra = (extras?.Read() ?? []).GetEnumerator();
         var s = 0;
-        foreach (var sample in _samples.Read())
+        foreach (var sample in _samples.Read().Take(limit))
         {
             _ct.ThrowIfCancellationRequested();
             references.MoveNext();
@@ -90,7 +94,11 @@ public sealed partial class BudgetPlanner
             s++;
         }
 
-        ModelValidator.CheckLabelsUsed(_labels, offset, _options.Inputs.LabelsPath);
+        if (s == _samples.Count)
+        {
+            ModelValidator.CheckLabelsUsed(_labels, offset, _options.Inputs.LabelsPath);
+        }
+
         return Metric([.. accumulators.Values.Select(a => a.ToMetrics())]);
     }
 
@@ -102,7 +110,7 @@ public sealed partial class BudgetPlanner
         var cut = _options.SharedSessions && _options.DownstreamEvaluation ? DownstreamProbe.TryBuild(_model, candidate) : null;
         if (cut is null)
         {
-            return new NodeEvaluator(w => ProbeError(new Dictionary<int, float[]> { [probeIndex] = w }), 1.0, null);
+            return new NodeEvaluator(w => ProbeError(new Dictionary<int, float[]> { [probeIndex] = w }, SensitivityCount), 1.0, null);
         }
 
         var frontier = new CalibrationStore(CalibrationMemoryBytes);
@@ -114,7 +122,7 @@ public sealed partial class BudgetPlanner
             {
                 _sessions++;
                 types = cut.Frontier.ToDictionary(n => n, n => (int)up.OutputMetadata[n].ElementDataType, StringComparer.Ordinal);
-                foreach (var sample in _samples.Read())
+                foreach (var sample in _samples.Read().Take(SensitivityCount))
                 {
                     _ct.ThrowIfCancellationRequested();
                     frontier.Add(ModelValidator.Run(up, sample, cut.Frontier, _runOptions, _model.Name));
@@ -131,7 +139,7 @@ public sealed partial class BudgetPlanner
             {
                 var weight = WeightProbe.Feed(downstream.WeightInput, weightType, [.. candidate.WeightShape], w);
                 return Accumulate(frontier, (_, sample, values) => ModelValidator.Run(session,
-                    [.. sample, .. values.Select(v => v.WithName(downstream.CutInputs[v.Name])), weight], _outputNames, _runOptions, _model.Name));
+                    [.. sample, .. values.Select(v => v.WithName(downstream.CutInputs[v.Name])), weight], _outputNames, _runOptions, _model.Name), SensitivityCount);
             }
 
             var owned = new CompositeDisposable(down, frontier);
@@ -269,10 +277,12 @@ public sealed partial class BudgetPlanner
         var least = _options.BisectLadder ? (int)Math.Ceiling(Math.Log2(Math.Max(rungs, 2))) + 1 : rungs;
         var verifications = _options.MaxVerifications + _options.RefinementVerifications;
         var each = _referenceSeconds;
-        var low = (nodes * least + 1) * each;
-        var high = (nodes * rungs + verifications) * each;
+        var rung = each * SensitivityCount / _samples.Count;
+        var low = (nodes * least * rung) + each;
+        var high = (nodes * rungs * rung) + (verifications * each);
+        var subset = SensitivityCount < _samples.Count ? $", a rung {Seconds(rung)} (its first {SensitivityCount})" : "";
         return $"estimate: {nodes} node(s) × ≤ {rungs} rungs = {nodes * least}–{nodes * rungs} evaluations + ≤ {verifications} verifications, "
-            + $"{Seconds(each)} per evaluation (the reference pass over {_samples.Count} sample(s)) → {Seconds(low)}–{Seconds(high)}"
+            + $"{Seconds(each)} per evaluation (the reference pass over {_samples.Count} sample(s)){subset} → {Seconds(low)}–{Seconds(high)}"
             + (_options.DownstreamEvaluation ? " (less where a node's rungs run only the model after it)" : "")
             + (MeasuresLatency ? ", plus latency timing" : "");
     }

@@ -182,7 +182,7 @@ public sealed partial class BudgetPlanner
 
     // The whole model's error with the given candidates (probe index → Ŵ) factorized and every other weight as it is, on
     // the calibration samples, through the one probe session (or a session of its own per evaluation without shared sessions).
-    private double ProbeError(IReadOnlyDictionary<int, float[]> replaced)
+    private double ProbeError(IReadOnlyDictionary<int, float[]> replaced, int samples = int.MaxValue)
     {
         _probe ??= WeightProbe.Build(_model, _probed);
         var feeds = _probe.Feeds(replaced);
@@ -194,12 +194,12 @@ public sealed partial class BudgetPlanner
                 _sessions++;
             }
 
-            return MeasureError(_probeSession, _ => feeds);
+            return MeasureError(_probeSession, _ => feeds, samples);
         }
 
         using var session = ProbeModels.Open(_probe.Bytes, _sessionOptions, $"{_model.Name} (measuring probe)");
         _sessions++;
-        return MeasureError(session, _ => feeds);
+        return MeasureError(session, _ => feeds, samples);
     }
 
     // The one-node timing model with its node factorized by the rung's policy: a rewrite of that one-node model only.

@@ -94,7 +94,9 @@ public sealed partial class BudgetPlanner
         var baseKey = PlanCache.Key(CacheVersion, SHA256.HashData(modelBytes), _samplesHash, _options.Metric, string.Join(",", _options.Energies), string.Join(",", _options.CostFractions),
             _options.Factorize.RankMultiple, string.Join(",", _options.Factorize.Methods), _options.Factorize.AllowOverridableWeights,
             _options.Factorize.Svd.Seed, _options.Factorize.Svd.Oversamples, _options.Factorize.Svd.PowerIterations, _options.SharedSessions,
-            MeasuresLatency ? MachineFingerprint() : "no-latency");
+            MeasuresLatency ? MachineFingerprint() : "no-latency",
+            // A bisected ladder depends on the budget (and, timed, on the target); rungs on the first samples on how many.
+            _options.BisectLadder ? $"bisect {_options.Allowance} {_options.Target}" : "full", _options.SensitivitySamples);
 
         Report(PlanPhase.Estimate, 0, 1, Estimate(Enumerable.Range(0, candidates.Count).Count(i => _probeIndex[i] >= 0)));
         var plans = new List<NodePlan>();
