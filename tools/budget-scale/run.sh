@@ -3,7 +3,8 @@
 # `tools/budget-scale/run.sh <cli-dll> [<baseline-cli-dll>] [timeout-seconds]`. Makes its inputs under $DATA (default
 # /tmp/budget-scale): 200 calibration samples of the trained digits CNN (.cache/digits, tools/train-digits/run.sh), the
 # ResNet-18-shaped model from OnnxFactorize.ModelGen, and uses the PP-OCRv4 recognizer from .cache/models
-# (tools/fetch-models.sh). Prints one row per job: wall seconds and peak RSS (/usr/bin/time), the machine load before it.
+# (tools/fetch-models.sh). Prints one row per job: wall seconds, CPU seconds (user + system: on a shared, loaded box the
+# wall time mostly measures the other jobs) and peak RSS (/usr/bin/time), and the machine load before it.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 new="$1"; old="${2:-}"; limit="${3:-600}"
@@ -25,18 +26,19 @@ jobs=(
   "PP-OCRv4 rec, 16 samples|$rec|${ocr[*]} --calibration-samples 16"
   "PP-OCRv4 rec, 256 samples|$rec|${ocr[*]} --calibration-samples 256"
 )
-run() { # dll model args -> "seconds KB exit"
+run() { # dll model args -> "seconds cpu-seconds KB exit"
   local out; out=$(mktemp)
-  /usr/bin/time -f '%e %M' -o "$out.t" timeout "$limit" dotnet "$1" optimize "$2" -o "$out.onnx" --no-cache $3 >"$out.log" 2>&1; local rc=$?
-  echo "$(cat "$out.t" | tail -1) $rc"; grep -m1 -i 'estimate' "$out.log" >&2 || true; rm -f "$out" "$out".*
+  /usr/bin/time -f '%e %U %S %M' -o "$out.t" timeout "$limit" dotnet "$1" optimize "$2" -o "$out.onnx" --no-cache $3 >"$out.log" 2>&1; local rc=$?
+  read -r e u s m <<<"$(tail -1 "$out.t")"; echo "$e $(awk -v u="$u" -v s="$s" 'BEGIN{print u+s}') $m $rc"; grep -m1 -i 'estimate' "$out.log" >&2 || true; rm -f "$out" "$out".*
 }
-printf '| job | load | build | seconds | peak RSS MB | exit |\n| --- | --- | --- | --- | --- | --- |\n'
+printf '| job | load | build | wall s | CPU s | peak RSS MB | exit |\n| --- | --- | --- | --- | --- | --- | --- |\n'
 for job in "${jobs[@]}"; do
   IFS='|' read -r name model args <<<"$job"
+  [[ -n "${ONLY:-}" && ! "$name" =~ $ONLY ]] && continue   # ONLY='CNN|16 samples' runs the matching jobs
   for build in $old $new; do
     load=$(cut -d' ' -f1 /proc/loadavg)
-    read -r s kb rc <<<"$(run "$build" "$model" "$args")"
+    read -r s cpu kb rc <<<"$(run "$build" "$model" "$args")"
     [[ "$rc" == 124 ]] && s=">$limit"
-    printf '| %s | %s | %s | %s | %d | %s |\n' "$name" "$load" "$(cd "$(dirname "$build")/../../../../.." && basename "$PWD")" "$s" "$((kb / 1024))" "$rc"
+    printf '| %s | %s | %s | %s | %s | %d | %s |\n' "$name" "$load" "$(cd "$(dirname "$build")/../../../../.." && basename "$PWD")" "$s" "$cpu" "$((kb / 1024))" "$rc"
   done
 done
