@@ -112,7 +112,7 @@ internal sealed class CliOutput
             {
                 PhaseStarted = t => Line($"{title = t}…"),
                 Factorize = new SyncProgress<FactorizeProgress>(p => NodeLines(phases, title, p)),
-                Plan = new SyncProgress<PlanProgress>(p => PlanLines(phases, p)),
+                Plan = new SyncProgress<PlanProgress>(p => { PlanLine(p); PlanLines(phases, p); }),
                 Validation = new SyncProgress<ValidationProgress>(p => ValidationLines(phases, p)),
             });
         }
@@ -149,6 +149,14 @@ internal sealed class CliOutput
         SetWork(task, p.Done, p.Total, p.WorkDone, p.WorkTotal);
         var eta = etas.EtaOf(title).Describe();
         task.Description = p.NodeName.Length > 0 ? $"{title} {Markup.Escape(p.NodeName)} ({p.Done + 1}/{p.Total}, {eta})" : $"{title} ({p.Total} nodes)";
+    }
+
+    private void PlanLine(PlanProgress p)
+    {
+        if (p.Phase == PlanPhase.Estimate)
+        {
+            Line($"  {Markup.Escape(p.Detail)}");
+        }
     }
 
     private static void PlanBar(Func<string, ProgressTask> bar, PhaseLines etas, PlanProgress p)

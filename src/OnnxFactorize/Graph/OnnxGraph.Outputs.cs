@@ -26,4 +26,21 @@ public sealed partial class OnnxGraph
         value.IsGraphOutput = true;
         MarkModified();
     }
+
+    /// <summary>Removes <paramref name="value"/> from the graph's outputs (the value and its producer stay; a later
+    /// <see cref="ModelGraph.Cleanup"/> removes what nothing needs any more). A value that is not an output is left alone.</summary>
+    public void RemoveOutput(Value value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        var index = _outputs.IndexOf(value);
+        if (index < 0)
+        {
+            return;
+        }
+
+        _outputs.RemoveAt(index);
+        _outputInfos.RemoveAt(index);
+        value.IsGraphOutput = false;
+        MarkModified();
+    }
 }

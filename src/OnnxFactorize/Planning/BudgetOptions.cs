@@ -83,6 +83,19 @@ public sealed record BudgetOptions
     /// full model and session per (node, rank), the naive way, kept for comparison benchmarks.</summary>
     public bool SharedSessions { get; init; } = true;
 
+    /// <summary>Search each node's ladder by bisection for the cheapest rung within budget alone, then measure the rungs
+    /// above it (default); false measures every rung.</summary>
+    public bool BisectLadder { get; init; } = true;
+
+    /// <summary>Measure a node's rungs on the part of the model after it, fed the activations before it computed once per
+    /// sample (default, where the graph allows the cut); false runs the whole weight probe per rung.</summary>
+    public bool DownstreamEvaluation { get; init; } = true;
+
+    /// <summary>How many of the calibration samples (the first ones) a node's rung errors are measured on; verifications
+    /// always measure all of them. 0 measures rungs on all samples. Default 16: single-node errors only rank the rungs for
+    /// the allocator, and the answer is verified on every sample.</summary>
+    public int SensitivitySamples { get; init; } = 16;
+
     /// <summary>End-to-end verifications allowed before backing off node by node.</summary>
     public int MaxVerifications { get; init; } = 6;
 
@@ -171,6 +184,11 @@ public sealed record BudgetOptions
         if (MaxVerifications < 1)
         {
             throw new OnnxFactorizeException($"max-verifications must be at least 1, got {MaxVerifications}.");
+        }
+
+        if (SensitivitySamples < 0)
+        {
+            throw new OnnxFactorizeException($"sensitivity-samples must be 0 (all calibration samples) or more, got {SensitivitySamples}.");
         }
 
         if (RefinementVerifications < 0)

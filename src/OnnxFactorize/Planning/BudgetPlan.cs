@@ -9,6 +9,9 @@ public enum PlanPhase
     /// <summary>Loading the model and calibration inputs, running the original once.</summary>
     Reference,
 
+    /// <summary>The time estimate of the search, shown before it starts (detail: planned evaluations × measured cost).</summary>
+    Estimate,
+
     /// <summary>Decomposing each weight once and deriving its rank ladder.</summary>
     Ladder,
 
@@ -142,6 +145,21 @@ public sealed record PlanStats
 
     /// <summary>Wall time of the run in seconds.</summary>
     public double Seconds { get; init; }
+
+    /// <summary>Seconds spent pricing ladders (decompositions and plans through the rules).</summary>
+    public double PricingSeconds { get; init; }
+
+    /// <summary>Seconds spent measuring rung errors (cut activations, downstream and probe runs).</summary>
+    public double EvaluationSeconds { get; init; }
+
+    /// <summary>Seconds spent timing factorized nodes against the originals.</summary>
+    public double LatencySeconds { get; init; }
+
+    /// <summary>Seconds spent verifying allocations on the whole model.</summary>
+    public double VerificationSeconds { get; init; }
+
+    /// <summary>Nodes whose rungs ran only the model after the node (<see cref="DownstreamProbe"/>).</summary>
+    public int DownstreamNodes { get; init; }
 }
 
 /// <summary>The planner's record: the budget, what it measured per node, the verifications, and the outcome.</summary>

@@ -22,7 +22,7 @@ public sealed partial class BudgetPlanner
     private Dictionary<string, TensorData> Activations(IEnumerable<Node> nodes)
     {
         var result = new Dictionary<string, TensorData>(StringComparer.Ordinal);
-        foreach (var t in _samples[0])
+        foreach (var t in _firstSample)
         {
             result[t.Name] = t;
         }
@@ -38,7 +38,7 @@ public sealed partial class BudgetPlanner
         }
 
         using var session = ProbeModels.Open(ProbeModels.WithOutputs(_model, wanted), _sessionOptions, _model.Name);
-        var values = ModelValidator.Run(session, _samples[0], wanted, _runOptions, _model.Name);
+        var values = ModelValidator.Run(session, _firstSample, wanted, _runOptions, _model.Name);
         foreach (var v in values)
         {
             result[v.Name] = v;
@@ -93,9 +93,17 @@ public sealed partial class BudgetPlanner
         var probeIndex = _probeIndex[nodeIndex];
         var label = candidate.Label;
         Report(PlanPhase.Ladder, index, total, label);
-        var (rungs, first) = PriceLadder(candidate);
+        List<Rung> rungs;
+        FactorizationDecision? first;
+        using (Time(_pricing))
+        {
+            (rungs, first) = PriceLadder(candidate);
+        }
+
+        // Bisection may measure fewer rungs than this; the ETA then only improves as the node finishes early.
         NodePriced(nodeIndex, 1 + (probeIndex < 0 ? 0 : rungs.Count * (MeasuresLatency ? 2 : 1)));
         NodeStep(nodeIndex);
+
         var before = first is null ? new NodePlan { NodeName = label, OpType = candidate.Node.OpType }
             : new NodePlan
             {
@@ -117,31 +125,48 @@ public sealed partial class BudgetPlanner
         }
 
         Report(PlanPhase.Sensitivity, index, total, $"{label}: {rungs.Count} ranks");
-        var errors = new double[rungs.Count];
-        for (var i = 0; i < rungs.Count; i++)
+        double[] errors;
+        using (Time(_evaluation))
+        using (var evaluator = OpenEvaluator(probeIndex))
         {
-            _rungPlans[(nodeIndex, i)] = rungs[i].Plan;
-            errors[i] = ProbeError(new Dictionary<int, float[]> { [probeIndex] = rungs[i].Plan.Reconstruct() });
-            _errorEvaluations++;
-            NodeStep(nodeIndex);
-            Report(PlanPhase.Sensitivity, index, total, $"{label}: rank {i + 1}/{rungs.Count} measured");
+            errors = MeasureLadder(rungs.Count, i =>
+            {
+                var error = evaluator.Evaluate(rungs[i].Plan.Reconstruct());
+                NodeStep(nodeIndex);
+                Report(PlanPhase.Sensitivity, index, total, $"{label}: rank {i + 1}/{rungs.Count} measured");
+                return error;
+            });
         }
 
         var timings = new NodeTiming?[rungs.Count];
+        var slower = new bool[rungs.Count];
         if (MeasuresLatency)
         {
             Report(PlanPhase.Latency, index, total, label);
+            using var timed = Time(_latency);
             var isolated = ProbeModels.Isolate(candidate.Node, label, activations);
             var isolatedBytes = isolated.ToBytes();
             var isolatedInputs = isolated.Proto.Graph.Input.Select(i => activations[i.Name]).ToList();
-            for (var i = 0; i < rungs.Count; i++)
+            var measuredRungs = Enumerable.Range(0, rungs.Count).Where(i => !double.IsNaN(errors[i])).ToList();
+            slower = MeasureLatencies(measuredRungs, rungs.Count, i =>
             {
                 _ct.ThrowIfCancellationRequested();
                 var factorized = FactorizeIsolated(isolated, rungs[i].Policy);
-                timings[i] = _meter.Measure(new NodeLatencyProbe(label, rungs[i].Decision.Rank, isolatedBytes, factorized.ToBytes(), isolatedInputs), _options.Latency, _ct);
                 _latencyMeasurements++;
                 NodeStep(nodeIndex);
-            }
+                return timings[i] = _meter.Measure(new NodeLatencyProbe(label, rungs[i].Decision.Rank, isolatedBytes, factorized.ToBytes(), isolatedInputs), _options.Latency, _ct);
+            });
+        }
+
+        // The ladder keeps the measured rungs: bisection leaves out the cheap ones over budget alone and, under the latency
+        // guard, the untimed ones past the last rung found faster than the original.
+        var kept = Enumerable.Range(0, rungs.Count).Where(i => !double.IsNaN(errors[i]) && (timings[i] is not null || !slower[i])).ToList();
+        rungs = [.. kept.Select(i => rungs[i])];
+        errors = [.. kept.Select(i => errors[i])];
+        timings = [.. kept.Select(i => timings[i])];
+        for (var i = 0; i < rungs.Count; i++)
+        {
+            _rungPlans[(nodeIndex, i)] = rungs[i].Plan;
         }
 
         var ladder = rungs.Select((r, i) => new LadderPoint
@@ -162,13 +187,13 @@ public sealed partial class BudgetPlanner
         {
             Ladder = ladder,
             OriginalLatencyMs = measured.Count > 0 ? LatencyBenchmark.Median(measured) : null,
-            LatencyBreakEvenRank = ladder.Where(p => p.Speedup is >= 1.0).Select(p => p.Rank).DefaultIfEmpty(0).Max(),
+            LatencyBreakEvenRank = ladder.Where(p => MeasuresLatency && p.Speedup is not < 1.0).Select(p => p.Rank).DefaultIfEmpty(0).Max(),
         };
     }
 
     // The whole model's error with the given candidates (probe index → Ŵ) factorized and every other weight as it is, on
     // the calibration samples, through the one probe session (or a session of its own per evaluation without shared sessions).
-    private double ProbeError(IReadOnlyDictionary<int, float[]> replaced)
+    private double ProbeError(IReadOnlyDictionary<int, float[]> replaced, int samples = int.MaxValue)
     {
         _probe ??= WeightProbe.Build(_model, _probed);
         var feeds = _probe.Feeds(replaced);
@@ -180,12 +205,12 @@ public sealed partial class BudgetPlanner
                 _sessions++;
             }
 
-            return MeasureError(_probeSession, _ => feeds);
+            return MeasureError(_probeSession, _ => feeds, samples);
         }
 
         using var session = ProbeModels.Open(_probe.Bytes, _sessionOptions, $"{_model.Name} (measuring probe)");
         _sessions++;
-        return MeasureError(session, _ => feeds);
+        return MeasureError(session, _ => feeds, samples);
     }
 
     // The one-node timing model with its node factorized by the rung's policy: a rewrite of that one-node model only.

@@ -61,6 +61,8 @@ public sealed partial class BudgetPlanner : IDisposable
     public void Dispose()
     {
         _probeSession?.Dispose();
+        _samples.Dispose();
+        _reference.Dispose();
         _runOptions.Dispose();
         _sessionOptions?.Dispose();
     }

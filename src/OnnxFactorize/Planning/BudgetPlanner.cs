@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.ML.OnnxRuntime;
+using OnnxFactorize.Calibration;
 using OnnxFactorize.Decomposition;
 using OnnxFactorize.Graph;
 using OnnxFactorize.Onnx;
@@ -20,7 +21,7 @@ namespace OnnxFactorize.Planning;
 public sealed partial class BudgetPlanner
 {
     // Bumped whenever what a cached node ladder means changes.
-    private const int CacheVersion = 3;
+    private const int CacheVersion = 4;
 
     private readonly OnnxModel _model;
     private readonly BudgetOptions _options;
@@ -30,8 +31,6 @@ public sealed partial class BudgetPlanner
     private readonly IReadOnlyList<IFactorizationRule> _rules;
     private readonly SvdCache _svdCache;
     private readonly PlanCache _planCache;
-    private readonly List<IReadOnlyList<TensorData>> _samples = [];
-    private readonly List<IReadOnlyList<TensorData>> _reference = [];
     private readonly Dictionary<(int Node, int Rung), FactorizationPlan> _rungPlans = [];
     private ModelGraph _graph = null!;
     private PassContext _context = null!;
@@ -92,11 +91,14 @@ public sealed partial class BudgetPlanner
         var computedBefore = _svdCache.Computed;
         var hitsBefore = _svdCache.Hits;
         var (modelBytes, all, candidates, activations) = Prepare();
-        var baseKey = PlanCache.Key(CacheVersion, SHA256.HashData(modelBytes), SamplesHash(), _options.Metric, string.Join(",", _options.Energies), string.Join(",", _options.CostFractions),
+        var baseKey = PlanCache.Key(CacheVersion, SHA256.HashData(modelBytes), _samplesHash, _options.Metric, string.Join(",", _options.Energies), string.Join(",", _options.CostFractions),
             _options.Factorize.RankMultiple, string.Join(",", _options.Factorize.Methods), _options.Factorize.AllowOverridableWeights,
             _options.Factorize.Svd.Seed, _options.Factorize.Svd.Oversamples, _options.Factorize.Svd.PowerIterations, _options.SharedSessions,
-            MeasuresLatency ? MachineFingerprint() : "no-latency");
+            MeasuresLatency ? MachineFingerprint() : "no-latency",
+            // A bisected ladder depends on the budget (and, timed, on the target); rungs on the first samples on how many.
+            _options.BisectLadder ? $"bisect {_options.Allowance} {_options.Target}" : "full", _options.SensitivitySamples);
 
+        Report(PlanPhase.Estimate, 0, 1, Estimate(Enumerable.Range(0, candidates.Count).Count(i => _probeIndex[i] >= 0)));
         var plans = new List<NodePlan>();
         BeginNodeWork(candidates);
         for (var i = 0; i < candidates.Count; i++)
@@ -155,6 +157,11 @@ public sealed partial class BudgetPlanner
                 NodeCacheHits = _nodeCacheHits,
                 Verifications = _verifications,
                 Seconds = clock.Elapsed.TotalSeconds,
+                PricingSeconds = _pricing.Elapsed.TotalSeconds,
+                EvaluationSeconds = _evaluation.Elapsed.TotalSeconds,
+                LatencySeconds = _latency.Elapsed.TotalSeconds,
+                VerificationSeconds = _verification.Elapsed.TotalSeconds,
+                DownstreamNodes = _downstreamNodes,
             },
         };
         Report(PlanPhase.Done, 1, 1, final.Changed ? $"measured {Format(measured)} within {_options.DescribeBudget()}" : "nothing fits the budget; model unchanged");
@@ -175,13 +182,9 @@ public sealed partial class BudgetPlanner
         {
             inputs = ModelInput.FromSession(original);
             _outputNames = [.. original.OutputNames];
-            var samples = _options.Inputs.Path is { } path ? SampleLoader.Load(path) : SampleLoader.Generate(inputs, _options.Inputs, _options.Inputs.RandomSamples);
-            foreach (var sample in samples)
-            {
-                var bound = SampleLoader.Bind(sample, inputs);
-                _samples.Add(bound);
-                _reference.Add(ModelValidator.Run(original, bound, _outputNames, _runOptions, _model.Name));
-            }
+            // Streamed: each sample is read or generated when reached and goes to the calibration store with its reference outputs.
+            var samples = _options.Inputs.Path is { } path ? CalibrationInputs.Stream(path) : SampleLoader.GenerateEach(inputs, _options.Inputs, _options.Inputs.RandomSamples);
+            StoreReference(original, samples.Select(s => SampleLoader.Bind(s, inputs)));
         }
 
         _labels = _options.Inputs.LabelsPath is { } lp ? SampleLoader.ReadLabels(lp) : null;
@@ -293,6 +296,7 @@ public sealed partial class BudgetPlanner
     private (FactorizationResult Result, double Measured) Verify(IReadOnlyList<NodePlan> plans, int[] choice)
     {
         _verifications++;
+        using var timed = Time(_verification);
         var chosen = ChosenPlans(plans, choice);
         var replaced = new Dictionary<int, float[]>();
         for (var i = 0; i < plans.Count; i++)
@@ -329,23 +333,6 @@ public sealed partial class BudgetPlanner
         }
 
         return result;
-    }
-
-    // The budget metric of a session's outputs against the reference, over every calibration sample.
-    private double MeasureError(InferenceSession session, Func<int, IReadOnlyList<TensorData>> extraInputs)
-    {
-        var accumulators = _outputNames.ToDictionary(n => n, n => new MetricsAccumulator(n), StringComparer.Ordinal);
-        var offset = 0L;
-        for (var s = 0; s < _samples.Count; s++)
-        {
-            _ct.ThrowIfCancellationRequested();
-            var outputs = ModelValidator.Run(session, [.. _samples[s], .. extraInputs(s)], _outputNames, _runOptions, _model.Name);
-            offset = ModelValidator.Accumulate(accumulators, _reference[s], outputs, _labels, offset, _options.Inputs.LabelsPath);
-        }
-
-        ModelValidator.CheckLabelsUsed(_labels, offset, _options.Inputs.LabelsPath);
-        var metrics = accumulators.Values.Select(a => a.ToMetrics()).ToList();
-        return Metric(metrics);
     }
 
     private double Metric(IReadOnlyList<OutputMetrics> outputs)
@@ -425,23 +412,6 @@ public sealed partial class BudgetPlanner
         }
 
         return list;
-    }
-
-    private byte[] SamplesHash()
-    {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var t in _samples.SelectMany(s => s))
-        {
-            hash.AppendData(System.Text.Encoding.UTF8.GetBytes($"{t.Name}:{t.ElementType}:{string.Join(",", t.Shape)};"));
-            hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.ToDoubles().AsSpan()));
-        }
-
-        if (_options.Inputs.LabelsPath is { } labels)
-        {
-            hash.AppendData(File.ReadAllBytes(labels));
-        }
-
-        return hash.GetHashAndReset();
     }
 
     private string MachineFingerprint() =>

@@ -70,7 +70,7 @@ internal sealed class WeightProbe
         return feeds;
     }
 
-    private static TensorData Feed(string name, int type, long[] dims, float[] values) => type switch
+    internal static TensorData Feed(string name, int type, long[] dims, float[] values) => type switch
     {
         (int)TensorProto.Types.DataType.Float16 => TensorData.Create(name, dims, Array.ConvertAll(values, v => new Microsoft.ML.OnnxRuntime.Float16(BitConverter.HalfToUInt16Bits((Half)v)))),
         (int)TensorProto.Types.DataType.Double => TensorData.Create(name, dims, Array.ConvertAll(values, v => (double)v)),

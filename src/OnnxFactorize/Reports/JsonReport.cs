@@ -280,6 +280,11 @@ public static class JsonReport
         w.WriteNumber("nodeCacheHits", st.NodeCacheHits);
         w.WriteNumber("verifications", st.Verifications);
         Number(w, "seconds", st.Seconds);
+        Number(w, "pricingSeconds", st.PricingSeconds);
+        Number(w, "evaluationSeconds", st.EvaluationSeconds);
+        Number(w, "latencySeconds", st.LatencySeconds);
+        Number(w, "verificationSeconds", st.VerificationSeconds);
+        w.WriteNumber("downstreamNodes", st.DownstreamNodes);
         w.WriteEndObject();
         w.WriteEndObject();
     }

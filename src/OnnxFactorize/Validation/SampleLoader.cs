@@ -33,7 +33,11 @@ public static class SampleLoader
     /// <summary>Generates <paramref name="count"/> seeded random samples: a fixed value where <see cref="InputOptions.Values"/>
     /// gives one, else float normal(0,1), integers uniform in their <see cref="InputOptions.IntRanges"/> range (an integer
     /// input with neither is refused), bool fair coin.</summary>
-    public static IReadOnlyList<Sample> Generate(IReadOnlyList<ModelInput> inputs, InputOptions options, int count = 1)
+    public static IReadOnlyList<Sample> Generate(IReadOnlyList<ModelInput> inputs, InputOptions options, int count = 1) => [.. GenerateEach(inputs, options, count)];
+
+    /// <summary>The samples of <see cref="Generate"/>, the same values, each made only when enumerated (the options are
+    /// checked at once), so a caller that streams them holds one at a time.</summary>
+    public static IEnumerable<Sample> GenerateEach(IReadOnlyList<ModelInput> inputs, InputOptions options, int count = 1)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(options);
@@ -51,22 +55,24 @@ public static class SampleLoader
                 $"Integer input(s) {string.Join(", ", unset.Select(i => $"'{i.Name}' ({i.Describe()})"))} have no sane generated value; give one with --input-value {first}=<value> (e.g. a sample rate), a range with --input-range {first}=<min>:<max> (e.g. token ids below the vocabulary size), or real data with --inputs.");
         }
 
-        var random = new Random(options.Seed);
-        var samples = new List<Sample>();
-        for (var s = 0; s < count; s++)
+        return Each();
+
+        IEnumerable<Sample> Each()
         {
-            var tensors = new List<TensorData>();
-            for (var i = 0; i < inputs.Count; i++)
+            var random = new Random(options.Seed);
+            for (var s = 0; s < count; s++)
             {
-                tensors.Add(options.Values.TryGetValue(inputs[i].Name, out var value)
-                    ? Constant(inputs[i], shapes[i], value)
-                    : Random(inputs[i], shapes[i], random, options.IntRanges.GetValueOrDefault(inputs[i].Name, new IntRange(0, 1))));
+                var tensors = new List<TensorData>();
+                for (var i = 0; i < inputs.Count; i++)
+                {
+                    tensors.Add(options.Values.TryGetValue(inputs[i].Name, out var value)
+                        ? Constant(inputs[i], shapes[i], value)
+                        : Random(inputs[i], shapes[i], random, options.IntRanges.GetValueOrDefault(inputs[i].Name, new IntRange(0, 1))));
+                }
+
+                yield return new Sample { Source = $"random #{s} (seed {options.Seed})", Inputs = tensors };
             }
-
-            samples.Add(new Sample { Source = $"random #{s} (seed {options.Seed})", Inputs = tensors });
         }
-
-        return samples;
     }
 
     /// <summary>Concrete shapes for every input, binding symbolic dims; throws one error naming each unbound dim and its input.</summary>
