@@ -1,0 +1,119 @@
+using OnnxFactorize.Decomposition;
+
+namespace OnnxFactorize.Passes;
+
+public static partial class Factorizer
+{
+    /// <summary>Decides every candidate (<see cref="Decide"/> with its own policy) on the untouched graph, up to
+    /// <see cref="FactorizeOptions.MaxParallelNodes"/> at once, largest weights first so the last worker is not left with
+    /// the biggest node; the outcomes come back in candidate order. Each decomposition is capped at cores ÷ workers threads
+    /// (GEMM sessions included), so node workers and MLAS threads together never exceed the cores. The outcomes do not
+    /// depend on the number of workers: decompositions are seeded per call and their kernels split outputs, not sums.
+    /// <paramref name="progress"/> hears of each node as it starts (Done = nodes finished), then once at the end; the
+    /// token is checked before each node and inside long decompositions, and the first failure stops the other workers.</summary>
+    public static IReadOnlyList<NodeOutcome> DecideAll(IReadOnlyList<NodeCandidate> candidates, PassContext context, IProgress<FactorizeProgress>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(candidates);
+        ArgumentNullException.ThrowIfNull(context);
+        var cancellationToken = context.CancellationToken;
+        var outcomes = new NodeOutcome[candidates.Count];
+        var total = candidates.Count;
+        var cores = Environment.ProcessorCount;
+        var requested = context.Options.MaxParallelNodes;
+        var workers = Math.Clamp(requested <= 0 ? cores : requested, 1, Math.Max(1, total));
+        var done = 0;
+        var gate = new Lock();
+
+        void One(int i)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var candidate = candidates[i];
+            lock (gate)
+            {
+                progress?.Report(new FactorizeProgress(done, total, candidate.Label));
+            }
+
+            outcomes[i] = Decide(candidate, context, context.PolicyFor(candidate.Node));
+            Interlocked.Increment(ref done);
+        }
+
+        if (workers == 1)
+        {
+            for (var i = 0; i < total; i++)
+            {
+                One(i);
+            }
+        }
+        else
+        {
+            var order = WorkItems(candidates);
+            var next = -1;
+            var threadsPerNode = Math.Max(1, cores / workers);
+            var options = new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = cancellationToken };
+
+            // One long-lived worker per slot taking the next-largest node, rather than Parallel.For's range partitioning,
+            // so the order of work is the size order above whatever the scheduler does.
+            try
+            {
+                Parallel.For(0, workers, options, (_, state) =>
+                {
+                    using var cap = Parallelism.Limit(threadsPerNode);
+                    for (var k = Interlocked.Increment(ref next); k < order.Count && !state.ShouldExitCurrentIteration; k = Interlocked.Increment(ref next))
+                    {
+                        foreach (var i in order[k])
+                        {
+                            One(i);
+                        }
+                    }
+                });
+            }
+            catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+            {
+                // The caller sees what a sequential run would throw: cancellation, else a one-line error, not a wrapper.
+                cancellationToken.ThrowIfCancellationRequested();
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            }
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        progress?.Report(new FactorizeProgress(total, total, ""));
+        return outcomes;
+    }
+
+    // The candidates as work items, largest first: nodes sharing a constant tensor (tied weights) form one item decided in
+    // graph order, as a sequential run would, since the first of them fills the per-tensor SVD cache the others reuse.
+    private static List<int[]> WorkItems(IReadOnlyList<NodeCandidate> candidates)
+    {
+        var parent = Enumerable.Range(0, candidates.Count).ToArray();
+        int Root(int i) => parent[i] == i ? i : parent[i] = Root(parent[i]);
+        var owner = new Dictionary<Onnx.Proto.TensorProto, int>(ReferenceEqualityComparer.Instance);
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            foreach (var input in candidates[i].Node.Inputs)
+            {
+                if (input is not null && PassContext.ConstantTensor(input) is { } tensor)
+                {
+                    if (owner.TryGetValue(tensor, out var j))
+                    {
+                        parent[Root(i)] = Root(j);
+                    }
+                    else
+                    {
+                        owner[tensor] = i;
+                    }
+                }
+            }
+        }
+
+        return Enumerable.Range(0, candidates.Count)
+            .GroupBy(Root)
+            .Select(g => g.Order().ToArray())
+            .OrderByDescending(item => item.Sum(i => WeightSize(candidates[i])))
+            .ThenBy(item => item[0])
+            .ToList();
+    }
+
+    // Elements of the node's constant inputs (the order of work only, never a result).
+    private static long WeightSize(NodeCandidate candidate) =>
+        candidate.Node.Inputs.Sum(input => input is not null && PassContext.ConstantTensor(input) is { } tensor ? tensor.Dims.Aggregate(1L, (a, d) => a * Math.Max(d, 1)) : 0);
+}
