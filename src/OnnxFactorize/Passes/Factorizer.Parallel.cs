@@ -116,4 +116,57 @@ public static partial class Factorizer
     // Elements of the node's constant inputs (the order of work only, never a result).
     private static long WeightSize(NodeCandidate candidate) =>
         candidate.Node.Inputs.Sum(input => input is not null && PassContext.ConstantTensor(input) is { } tensor ? tensor.Dims.Aggregate(1L, (a, d) => a * Math.Max(d, 1)) : 0);
+
+    // Plans every rule, returning the plans and the rejection reasons in rule order (ties go to the earlier rule). Rules
+    // that can price themselves (IPricedRule: exact FLOPs and parameters without the decomposition) are planned after the
+    // others, cheapest first, and not decomposed when their price is already above a plan in hand (more FLOPs, or as many
+    // and more parameters): they could not be chosen, so the choice and the written bytes are those of planning them all.
+    private static (List<FactorizationPlan> Plans, List<string> Rejected) PlanAll(List<IFactorizationRule> rules, FactorizationCandidate subject,
+        RankTarget target, CancellationToken cancellationToken)
+    {
+        var plans = new FactorizationPlan?[rules.Count];
+        var reasons = new string?[rules.Count];
+        FactorizationPlan? best = null;
+        var prices = new (long Flops, long Params)?[rules.Count];
+        if (rules.Count > 1)
+        {
+            for (var i = 0; i < rules.Count; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                prices[i] = rules[i] is IPricedRule priced ? priced.Price(subject, target) : null;
+            }
+        }
+
+        // Unpriced rules first (in rule order), then the priced ones cheapest first, so the cheapest is in hand early.
+        var order = Enumerable.Range(0, rules.Count)
+            .OrderBy(i => prices[i] is null ? 0 : 1)
+            .ThenBy(i => prices[i]?.Flops ?? 0).ThenBy(i => prices[i]?.Params ?? 0).ThenBy(i => i);
+        foreach (var i in order)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var rule = rules[i];
+            if (best is { Decision: var b } && prices[i] is { } price
+                && (price.Flops > b.FlopsAfter || (price.Flops == b.FlopsAfter && price.Params > b.ParamsAfter)))
+            {
+                reasons[i] = $"{rule.Method} {price.Flops} FLOPs (not decomposed: more than {b.Method})";
+                continue;
+            }
+
+            if (rule.Plan(subject, target, out var reason) is { } plan)
+            {
+                plans[i] = plan;
+                var d = plan.Decision;
+                if (best is null || d.FlopsAfter < best.Decision.FlopsAfter || (d.FlopsAfter == best.Decision.FlopsAfter && d.ParamsAfter < best.Decision.ParamsAfter))
+                {
+                    best = plan;
+                }
+            }
+            else
+            {
+                reasons[i] = reason;
+            }
+        }
+
+        return (plans.OfType<FactorizationPlan>().ToList(), reasons.OfType<string>().ToList());
+    }
 }

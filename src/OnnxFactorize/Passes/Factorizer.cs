@@ -143,20 +143,7 @@ public static partial class Factorizer
 
         var auto = context.Options.Methods.Contains("auto", StringComparer.Ordinal);
         var target = applicable[0].Target(subject, policy, auto);
-        var plans = new List<FactorizationPlan>();
-        var rejected = new List<string>();
-        foreach (var rule in applicable)
-        {
-            context.CancellationToken.ThrowIfCancellationRequested();
-            if (rule.Plan(subject, target, out var reason) is { } plan)
-            {
-                plans.Add(plan);
-            }
-            else
-            {
-                rejected.Add(reason);
-            }
-        }
+        var (plans, rejected) = PlanAll(applicable, subject, target, context.CancellationToken);
 
         if (plans.Count == 0)
         {
