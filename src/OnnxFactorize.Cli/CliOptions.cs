@@ -64,7 +64,7 @@ internal sealed class CliOptions
 
     public Option<int?> Runs { get; } = new("--runs") { Description = "Timed latency runs per model (default 20).", HelpName = "n" };
 
-    public Option<int?> Threads { get; } = new("--threads") { Description = "ONNX Runtime intra-op threads (default: runtime's choice).", HelpName = "n" };
+    public Option<int?> Threads { get; } = new("--threads") { Description = "Threads: nodes decomposed at once, and ONNX Runtime intra-op threads when validating (default: all cores, and the runtime's choice for ONNX Runtime; the written model is the same for any n).", HelpName = "n" };
 
     public Option<double?> MaxRelError { get; } = new("--max-rel-error") { Description = "Fail when any output's relative L2 error exceeds this.", HelpName = "x" };
 
@@ -125,6 +125,7 @@ internal sealed class CliOptions
         {
             RankPolicy = policy,
             RankMultiple = result.GetValue(RankMultiple),
+            MaxParallelNodes = result.GetValue(Threads) ?? -1,
             Methods = SplitList(result.GetValue(Method) ?? "auto"),
             Ops = result.GetValue(Op) is { } ops ? SplitList(ops) : FactorizeOptions.AllOps,
             Only = ToRegex(result.GetValue(Only), "--only"),

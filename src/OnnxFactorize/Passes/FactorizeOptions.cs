@@ -50,8 +50,8 @@ public sealed record FactorizeOptions
     /// analyzer and the budget planner collect none, so they plan weight-space.</summary>
     public DataAwareMode DataAware { get; init; } = DataAwareMode.None;
 
-    /// <summary>Nodes decomposed at once (-1 = one per core, the default); each decomposition then uses cores ÷ nodes threads.
-    /// The output does not depend on it, byte for byte.</summary>
+    /// <summary>Threads for decomposition (-1 = the cores, the default): that many nodes are decomposed at once, each on
+    /// n ÷ nodes threads (all n when there is a single node). The output does not depend on it, byte for byte.</summary>
     public int MaxParallelNodes { get; init; } = -1;
 
     /// <summary>Checks every value; throws <see cref="OnnxFactorizeException"/> naming the first bad one.</summary>

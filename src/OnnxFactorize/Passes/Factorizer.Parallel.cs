@@ -5,9 +5,9 @@ namespace OnnxFactorize.Passes;
 public static partial class Factorizer
 {
     /// <summary>Decides every candidate (<see cref="Decide"/> with its own policy) on the untouched graph, up to
-    /// <see cref="FactorizeOptions.MaxParallelNodes"/> at once, largest weights first so the last worker is not left with
-    /// the biggest node; the outcomes come back in candidate order. Each decomposition is capped at cores ÷ workers threads
-    /// (GEMM sessions included), so node workers and MLAS threads together never exceed the cores. The outcomes do not
+    /// <see cref="FactorizeOptions.MaxParallelNodes"/> (n, default the cores) at once, largest weights first so the last
+    /// worker is not left with the biggest node; the outcomes come back in candidate order. Each decomposition is capped at
+    /// n ÷ workers threads (GEMM sessions included), so node workers and MLAS threads together never exceed n. The outcomes do not
     /// depend on the number of workers: decompositions are seeded per call and their kernels split outputs, not sums.
     /// <paramref name="progress"/> hears of each node as it starts (Done = nodes finished), then once at the end; the
     /// token is checked before each node and inside long decompositions, and the first failure stops the other workers.</summary>
@@ -19,8 +19,9 @@ public static partial class Factorizer
         var outcomes = new NodeOutcome[candidates.Count];
         var total = candidates.Count;
         var cores = Environment.ProcessorCount;
-        var requested = context.Options.MaxParallelNodes;
-        var workers = Math.Clamp(requested <= 0 ? cores : requested, 1, Math.Max(1, total));
+        var budget = context.Options.MaxParallelNodes <= 0 ? cores : context.Options.MaxParallelNodes;
+        var workers = Math.Clamp(budget, 1, Math.Max(1, total));
+        var threadsPerNode = Math.Max(1, budget / workers);
         var done = 0;
         var gate = new Lock();
 
@@ -39,6 +40,7 @@ public static partial class Factorizer
 
         if (workers == 1)
         {
+            using var cap = Parallelism.Limit(threadsPerNode);
             for (var i = 0; i < total; i++)
             {
                 One(i);
@@ -48,7 +50,6 @@ public static partial class Factorizer
         {
             var order = WorkItems(candidates);
             var next = -1;
-            var threadsPerNode = Math.Max(1, cores / workers);
             var options = new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = cancellationToken };
 
             // One long-lived worker per slot taking the next-largest node, rather than Parallel.For's range partitioning,
