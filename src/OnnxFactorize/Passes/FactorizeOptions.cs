@@ -72,7 +72,7 @@ public sealed record FactorizeOptions
 
         if (MaxParallelNodes is 0 or < -1)
         {
-            throw new OnnxFactorizeException($"parallel nodes must be -1 (one per core) or at least 1, got {MaxParallelNodes}.");
+            throw new OnnxFactorizeException($"threads (--threads, MaxParallelNodes) must be at least 1, or -1 for all cores; got {MaxParallelNodes}.");
         }
 
         if (RankMultiple < 1)

@@ -11,12 +11,26 @@ public static partial class Factorizer
     /// depend on the number of workers: decompositions are seeded per call and their kernels split outputs, not sums.
     /// <paramref name="progress"/> hears of each node as it starts (Done = nodes finished), then once at the end; the
     /// token is checked before each node and inside long decompositions, and the first failure stops the other workers.</summary>
-    public static IReadOnlyList<NodeOutcome> DecideAll(IReadOnlyList<NodeCandidate> candidates, PassContext context, IProgress<FactorizeProgress>? progress = null)
+    public static IReadOnlyList<NodeOutcome> DecideAll(IReadOnlyList<NodeCandidate> candidates, PassContext context, IProgress<FactorizeProgress>? progress = null) =>
+        DecideAll(candidates, context, null, progress);
+
+    /// <summary><see cref="DecideAll(IReadOnlyList{NodeCandidate}, PassContext, IProgress{FactorizeProgress}?)"/> with
+    /// <paramref name="policy"/> for every node instead of each node's own (null: each node's own).</summary>
+    public static IReadOnlyList<NodeOutcome> DecideAll(IReadOnlyList<NodeCandidate> candidates, PassContext context, RankPolicy? policy,
+        IProgress<FactorizeProgress>? progress = null) =>
+        DecideAll(candidates, context, policy, outcome => outcome, progress);
+
+    /// <summary><see cref="DecideAll(IReadOnlyList{NodeCandidate}, PassContext, RankPolicy?, IProgress{FactorizeProgress}?)"/>
+    /// keeping only <paramref name="select"/> of each outcome, so plans (factors, reconstructions) a caller does not emit
+    /// are freed as soon as each node is decided.</summary>
+    public static IReadOnlyList<T> DecideAll<T>(IReadOnlyList<NodeCandidate> candidates, PassContext context, RankPolicy? policy,
+        Func<NodeOutcome, T> select, IProgress<FactorizeProgress>? progress = null)
     {
+        ArgumentNullException.ThrowIfNull(select);
         ArgumentNullException.ThrowIfNull(candidates);
         ArgumentNullException.ThrowIfNull(context);
         var cancellationToken = context.CancellationToken;
-        var outcomes = new NodeOutcome[candidates.Count];
+        var outcomes = new T[candidates.Count];
         var total = candidates.Count;
         var cores = Environment.ProcessorCount;
         var budget = context.Options.MaxParallelNodes <= 0 ? cores : context.Options.MaxParallelNodes;
@@ -34,7 +48,7 @@ public static partial class Factorizer
                 progress?.Report(new FactorizeProgress(done, total, candidate.Label));
             }
 
-            outcomes[i] = Decide(candidate, context, context.PolicyFor(candidate.Node));
+            outcomes[i] = select(Decide(candidate, context, policy ?? context.PolicyFor(candidate.Node)));
             Interlocked.Increment(ref done);
         }
 

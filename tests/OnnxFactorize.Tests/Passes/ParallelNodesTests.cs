@@ -7,7 +7,7 @@ using OnnxFactorize.Tests.Support;
 
 namespace OnnxFactorize.Tests.Passes;
 
-/// <summary>Nodes decided in parallel (<see cref="Factorizer.DecideAll"/>): the written model does not depend on the number
+/// <summary>Nodes decided in parallel (<c>Factorizer.DecideAll</c>): the written model does not depend on the number
 /// of workers, every node is reported, cancellation stops the run, and each decomposition is capped at cores ÷ workers.</summary>
 public class ParallelNodesTests
 {
