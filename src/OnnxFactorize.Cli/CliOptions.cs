@@ -198,7 +198,7 @@ internal sealed class CliOptions
     {
         Option[] alsoBudget = [Inputs, Labels, InputValue, InputRange];
         return ValidationSet
-            .Where(o => o != Dim && o != Report && o != MaxAccuracyDrop && o != MinTop1Agreement && !(budgetMode && alsoBudget.Contains(o)) && !(dataAware && o == Inputs))
+            .Where(o => o != Dim && o != Threads && o != Report && o != MaxAccuracyDrop && o != MinTop1Agreement && !(budgetMode && alsoBudget.Contains(o)) && !(dataAware && o == Inputs))
             .FirstOrDefault(o => result.GetResult(o) is { Implicit: false })?.Name;
     }
 
