@@ -64,7 +64,7 @@ internal sealed class CliOptions
 
     public Option<int?> Runs { get; } = new("--runs") { Description = "Timed latency runs per model.", HelpName = "n" };
 
-    public Option<int?> Threads { get; } = new("--threads") { Description = "ONNX Runtime intra-op threads.", HelpName = "n" };
+    public Option<int?> Threads { get; } = new("--threads") { Description = "Threads: nodes decomposed at once, and ONNX Runtime intra-op threads when validating; the written model is the same for any n [default: all cores; ONNX Runtime's own choice].", HelpName = "n" };
 
     public Option<double?> MaxRelError { get; } = new("--max-rel-error") { Description = "Fail when any output's relative L2 error exceeds this.", HelpName = "x" };
 
@@ -128,6 +128,7 @@ internal sealed class CliOptions
         {
             RankPolicy = policy,
             RankMultiple = result.GetValue(RankMultiple),
+            MaxParallelNodes = result.GetValue(Threads) ?? -1,
             Methods = SplitList(result.GetValue(Method) ?? "auto"),
             Ops = result.GetValue(Op) is { } ops ? SplitList(ops) : FactorizeOptions.AllOps,
             Only = ToRegex(result.GetValue(Only), "--only"),
@@ -200,7 +201,7 @@ internal sealed class CliOptions
     {
         Option[] alsoBudget = [Inputs, Labels, InputValue, InputRange];
         return ValidationSet
-            .Where(o => o != Dim && o != Report && o != MaxAccuracyDrop && o != MinTop1Agreement && !(budgetMode && alsoBudget.Contains(o)) && !(dataAware && o == Inputs))
+            .Where(o => o != Dim && o != Threads && o != Report && o != MaxAccuracyDrop && o != MinTop1Agreement && !(budgetMode && alsoBudget.Contains(o)) && !(dataAware && o == Inputs))
             .FirstOrDefault(o => result.GetResult(o) is { Implicit: false })?.Name;
     }
 

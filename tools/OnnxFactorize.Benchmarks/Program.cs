@@ -17,6 +17,11 @@ if (args.Length > 0 && args[0] == "tucker-profile")
     return TuckerProfile.Run(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "rule-profile")
+{
+    return RuleProfile.Run(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "budget-table")
 {
     return BudgetBench.Table(args[1..]);

@@ -83,7 +83,7 @@ internal static class MatrixOps
 
         if (k > 0 && (long)m * n * k >= OrtThreshold
             && Backend is { } backend
-            && backend.TryGemm(a, m, k, b, n, c, transA, transB, maxDegreeOfParallelism <= 0 ? Environment.ProcessorCount : maxDegreeOfParallelism))
+            && backend.TryGemm(a, m, k, b, n, c, transA, transB, Parallelism.Resolve(maxDegreeOfParallelism)))
         {
             return;
         }
@@ -121,7 +121,7 @@ internal static class MatrixOps
             var colBlocks = (n + Nc - 1) / Nc;
             var tiles = rowBlocks * colBlocks;
             var work = (long)m * n * k;
-            var dop = maxDegreeOfParallelism <= 0 ? Environment.ProcessorCount : maxDegreeOfParallelism;
+            var dop = Parallelism.Resolve(maxDegreeOfParallelism);
             void RunTile(int t)
             {
                 for (var p0 = 0; p0 < k; p0 += Kc)
@@ -349,7 +349,7 @@ internal static class MatrixOps
         }
 
         var g = new double[rows * rows];
-        var dop = maxDegreeOfParallelism <= 0 ? Environment.ProcessorCount : maxDegreeOfParallelism;
+        var dop = Parallelism.Resolve(maxDegreeOfParallelism);
         var options = new ParallelOptions { MaxDegreeOfParallelism = (long)rows * rows * len >= ParallelThreshold ? dop : 1 };
 
         // Rows are dealt out in a zig-zag so both workers get equal triangles.

@@ -229,7 +229,7 @@ internal static class Orthonormalizer
             seeds[c] = rng.NextInt64();
         }
 
-        var options = new ParallelOptions { MaxDegreeOfParallelism = dop <= 0 ? Environment.ProcessorCount : dop };
+        var options = new ParallelOptions { MaxDegreeOfParallelism = Parallelism.Resolve(dop) };
         Parallel.For(0, chunks, options, c =>
         {
             var start = c * GaussianChunk;

@@ -82,7 +82,7 @@ internal static class TruncatedSvd
         }
 
         var partial = new double[chunks];
-        var options = new ParallelOptions { MaxDegreeOfParallelism = dop <= 0 ? Environment.ProcessorCount : dop };
+        var options = new ParallelOptions { MaxDegreeOfParallelism = Parallelism.Resolve(dop) };
         Parallel.For(0, chunks, options, c => partial[c] = FrobeniusSquared(a.AsSpan(c * Chunk, Math.Min(Chunk, a.Length - c * Chunk))));
         var total = 0.0;
         foreach (var p in partial)

@@ -68,16 +68,14 @@ internal static class Advice
             long flopsBefore = 0, flopsAfter = 0;
             var nodes = 0;
             var worst = 0.0;
-            foreach (var candidate in candidates)
+            foreach (var (planned, decision) in Factorizer.DecideAll(candidates, context, RankPolicy.Ratio(ratio), o => (o.Plan is not null, o.Decision)))
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                var outcome = Factorizer.Decide(candidate, context, RankPolicy.Ratio(ratio));
-                flopsBefore += outcome.Decision.FlopsBefore;
-                flopsAfter += outcome.Plan is null ? outcome.Decision.FlopsBefore : outcome.Decision.FlopsAfter;
-                if (outcome.Plan is not null)
+                flopsBefore += decision.FlopsBefore;
+                flopsAfter += planned ? decision.FlopsAfter : decision.FlopsBefore;
+                if (planned)
                 {
                     nodes++;
-                    worst = Math.Max(worst, outcome.Decision.WeightRelError);
+                    worst = Math.Max(worst, decision.WeightRelError);
                 }
             }
 

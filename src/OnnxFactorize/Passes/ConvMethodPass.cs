@@ -8,7 +8,7 @@ namespace OnnxFactorize.Passes;
 /// <summary>A Conv factorization method (one rule of the four serving Conv): the shared match (constant kernel, Conv1d or
 /// Conv2d, group 1), the method's own applicability, and its plan, priced without touching the graph. With auto, every
 /// applicable method is held to the same weight error and <see cref="Factorizer"/> emits the one with the fewest FLOPs.</summary>
-public abstract class ConvMethodPass : IFactorizationRule
+public abstract class ConvMethodPass : IFactorizationRule, IPricedRule
 {
     private protected ConvMethodPass()
     {
@@ -118,6 +118,14 @@ public abstract class ConvMethodPass : IFactorizationRule
         return new FactorizationPlan(subject, decision, () => planned.Emit(subject), planned.Reconstruct);
     }
 
+    /// <inheritdoc/>
+    (long Flops, long Params)? IPricedRule.Price(FactorizationCandidate candidate, RankTarget target) =>
+        Price((ConvSubject)candidate, target, RequireSavings);
+
+    /// <summary>The FLOPs and parameters <see cref="Plan(ConvSubject, RankTarget, bool, out string)"/> would report, found
+    /// without the decomposition; null when the method cannot tell that cheaply (the default).</summary>
+    internal virtual (long Flops, long Params)? Price(ConvSubject subject, RankTarget target, bool requireSavings) => null;
+
     /// <summary>Why this method cannot handle the geometry, or null when it can.</summary>
     internal abstract string? Unsupported(ConvGeometry geometry);
 
@@ -191,6 +199,12 @@ internal sealed class ConvSubject : FactorizationCandidate
     public Value? Bias { get; }
 
     public double NormSquared { get; }
+
+    /// <summary>The Tucker-2 mode spectra once computed (pricing and planning share them).</summary>
+    public (double[] Out, double[] In)? TuckerSpectra { get; set; }
+
+    /// <summary>Eigenvalues (σ²) of the spatial-svd reshaped kernel's smaller Gram matrix once computed, descending.</summary>
+    public double[]? SpatialSpectrum { get; set; }
 
     /// <summary>2 · C_out · C_in/g · Πk · output positions (bias adds are not counted, on either side).</summary>
     public override long FlopsBefore => FlopModel.Conv(Geometry.OutChannels, (long)Geometry.InPerGroup * Geometry.KernelSize, Geometry.OutputPositions);

@@ -17,11 +17,83 @@ public sealed class ConvSpatialSvdPass : ConvMethodPass
         _ => null,
     };
 
-    internal override ConvCandidate? Plan(ConvSubject subject, RankTarget target, bool requireSavings, out string reason)
+    /// <inheritdoc/>
+    internal override (long Flops, long Params)? Price(ConvSubject subject, RankTarget target, bool requireSavings)
+    {
+        var g = subject.Geometry;
+        int rows = g.InPerGroup * (int)g.Kernel[0], cols = g.OutChannels * (int)g.Kernel[1];
+        if (SpectrumRank(subject, target, rows, cols) is not { } raw)
+        {
+            return null;
+        }
+
+        var choice = RankSelection.Choose(RankPolicy.Fixed(raw), [], subject.NormSquared, rows, cols, subject.Context.Options.RankMultiple);
+        // As Plan: the rank is also capped at the number of triplets the SVD is asked for.
+        var smaller = Math.Min(rows, cols);
+        var computed = requireSavings ? Math.Clamp(target.Policy.RequiredSingularValues(rows, cols), 1, smaller) : smaller;
+        var r = Math.Min(Math.Clamp(choice.Rank, 1, smaller), computed);
+        return requireSavings && !choice.Saves ? null : (Flops(g, r), (long)r * (rows + cols));
+    }
+
+    // FLOPs of the chain at rank r: the first conv keeps the input width (1-wide, unit stride, unpadded along x).
+    private static long Flops(ConvGeometry g, int r)
+    {
+        var middle = g.OutputSpatial is not null && g.InputSpatial is not null ? g.OutputSpatial[0] * g.InputSpatial[1] : g.OutputPositions;
+        return FlopModel.Conv(r, (long)g.InPerGroup * g.Kernel[0], middle) + FlopModel.Conv(g.OutChannels, r * g.Kernel[1], g.OutputPositions);
+    }
+
+    // The policy's rank before rounding, known without the SVD: spectrum-free policies (ratio, fixed, compression) need no
+    // values; an energy policy gets the eigenvalues of the reshaped kernel's smaller Gram matrix (no vectors: about a
+    // seventh of the exact SVD), trusted only when the energy threshold is not within 1e-9 of a cumulative sum, where
+    // rounding could move the rank the SVD finds. Null when it cannot be told.
+    private static int? SpectrumRank(ConvSubject subject, RankTarget target, int rows, int cols)
+    {
+        if (target.Policy.EnergyFraction is not { } fraction)
+        {
+            return target.Policy.SelectRank([], subject.NormSquared, rows, cols);
+        }
+
+        if (subject.NormSquared <= 0)
+        {
+            return null;
+        }
+
+        if (subject.SpatialSpectrum is null)
+        {
+            var m = Reshape(subject, rows, cols);
+            var smaller = Math.Min(rows, cols);
+            if (rows > cols)
+            {
+                var t = new float[m.Length];
+                MatrixOps.Transpose(m, rows, cols, t);
+                m = t;
+            }
+
+            var gram = MatrixOps.GramRowsDouble(m, smaller, Math.Max(rows, cols), subject.Context.Options.Svd.MaxDegreeOfParallelism);
+            subject.SpatialSpectrum = SymmetricEigen.Values(gram, smaller, subject.Context.CancellationToken);
+        }
+
+        var needed = fraction * subject.NormSquared * (1 - 1e-12);
+        var kept = 0.0;
+        var values = subject.SpatialSpectrum;
+        for (var k = 0; k < values.Length; k++)
+        {
+            var before = kept;
+            kept += Math.Max(values[k], 0);
+            if (kept >= needed)
+            {
+                return before < needed * (1 - 1e-9) && kept >= needed * (1 + 1e-9) ? k + 1 : null;
+            }
+        }
+
+        return null;
+    }
+
+    // M[(i,h),(o,w)] = W[o,i,h,w].
+    private static float[] Reshape(ConvSubject subject, int rows, int cols)
     {
         var g = subject.Geometry;
         int co = g.OutChannels, ci = g.InPerGroup, kh = (int)g.Kernel[0], kw = (int)g.Kernel[1];
-        int rows = ci * kh, cols = co * kw;
         var m = new float[rows * cols];
         var w = subject.Values;
         for (var o = 0; o < co; o++)
@@ -38,6 +110,26 @@ public sealed class ConvSpatialSvdPass : ConvMethodPass
             }
         }
 
+        return m;
+    }
+
+    internal override ConvCandidate? Plan(ConvSubject subject, RankTarget target, bool requireSavings, out string reason)
+    {
+        var g = subject.Geometry;
+        int co = g.OutChannels, ci = g.InPerGroup, kh = (int)g.Kernel[0], kw = (int)g.Kernel[1];
+        int rows = ci * kh, cols = co * kw;
+        var w = subject.Values;
+
+        // An energy target the chain cannot meet below break-even is seen from the eigenvalues alone, without the SVD.
+        if (requireSavings && target.Policy.EnergyFraction is not null && SpectrumRank(subject, target, rows, cols) is { } early
+            && early > RankSelection.BreakEvenRank(rows, cols))
+        {
+            var spectrum = subject.SpatialSpectrum!.Select(v => Math.Sqrt(Math.Max(v, 0))).ToArray();
+            reason = $"spatial-svd: {Choose(subject, target, spectrum, subject.NormSquared, rows, cols).Explanation}";
+            return null;
+        }
+
+        var m = Reshape(subject, rows, cols);
         var smaller = Math.Min(rows, cols);
         var needed = requireSavings ? Math.Clamp(target.Policy.RequiredSingularValues(rows, cols), 1, smaller) : smaller;
 
@@ -56,8 +148,7 @@ public sealed class ConvSpatialSvdPass : ConvMethodPass
         MatrixOps.Gemm(a, rows, r, b, cols, approx);
 
         // The first conv keeps the input width (1-wide, unit stride, unpadded along x).
-        var middle = g.OutputSpatial is not null && g.InputSpatial is not null ? g.OutputSpatial[0] * g.InputSpatial[1] : g.OutputPositions;
-        var flops = FlopModel.Conv(r, (long)ci * kh, middle) + FlopModel.Conv(co, (long)r * kw, g.OutputPositions);
+        var flops = Flops(g, r);
         reason = $"spatial-svd: rank {r} of {smaller} on the {rows}×{cols} reshaped kernel ({choice.Explanation})";
         return new ConvCandidate("spatial-svd", r, [r], choice.BreakEvenRank, (long)r * (rows + cols), flops, RelativeError(m, approx), svd.S, reason, () =>
         {

@@ -13,18 +13,33 @@ public sealed class ConvTucker2Pass : ConvMethodPass
     internal override string? Unsupported(ConvGeometry geometry) =>
         geometry.IsPointwise ? "tucker2: a 1×1 kernel has no core to keep (use svd)" : null;
 
-    internal override ConvCandidate? Plan(ConvSubject subject, RankTarget target, bool requireSavings, out string reason)
+    /// <summary>The FLOPs and parameters <see cref="Plan"/> would report, from the mode spectra alone (no HOOI); null when
+    /// it would reject the ranks for not saving parameters.</summary>
+    internal override (long Flops, long Params)? Price(ConvSubject subject, RankTarget target, bool requireSavings)
+    {
+        var (rankIn, rankOut, _, _) = Ranks(subject, target);
+        var paramsAfter = Params(subject.Geometry, rankIn, rankOut);
+        return requireSavings && paramsAfter >= subject.ParamsBefore ? null : (Flops(subject.Geometry, rankIn, rankOut), paramsAfter);
+    }
+
+    private static long Params(ConvGeometry g, long rIn, long rOut) => g.InPerGroup * rIn + rOut * rIn * g.KernelSize + rOut * g.OutChannels;
+
+    private static long Flops(ConvGeometry g, long rIn, long rOut)
+    {
+        var pIn = g.InputSpatial is not null ? g.InputPositions : g.OutputPositions;
+        var pOut = g.OutputPositions;
+        return FlopModel.Conv(rIn, g.InPerGroup, pIn) + FlopModel.Conv(rOut, rIn * g.KernelSize, pOut) + FlopModel.Conv(g.OutChannels, rOut, pOut);
+    }
+
+    // The ranks for the target, from the mode spectra (computed once per subject: Price and Plan share them).
+    private static (int RankIn, int RankOut, double[] SOut, string How) Ranks(ConvSubject subject, RankTarget target)
     {
         var g = subject.Geometry;
         int co = g.OutChannels, ci = g.InPerGroup, k = g.KernelSize;
-        var ct = subject.Context.CancellationToken;
         var multiple = subject.Context.Options.RankMultiple;
-        var (sOut, sIn) = Tucker2.ModeSpectra(subject.Values, co, ci, k, ct);
+        subject.TuckerSpectra ??= Tucker2.ModeSpectra(subject.Values, co, ci, k, subject.Context.CancellationToken);
+        var (sOut, sIn) = subject.TuckerSpectra.Value;
         var frob2 = subject.NormSquared;
-        var pIn = g.InputSpatial is not null ? g.InputPositions : g.OutputPositions;
-        var pOut = g.OutputPositions;
-        long Params(long rIn, long rOut) => ci * rIn + rOut * rIn * k + rOut * co;
-        long Flops(long rIn, long rOut) => FlopModel.Conv(rIn, ci, pIn) + FlopModel.Conv(rOut, rIn * k, pOut) + FlopModel.Conv(co, rOut, pOut);
         int Round(int r, int dim) => Math.Min((r + multiple - 1) / multiple * multiple, dim);
 
         int rankIn, rankOut;
@@ -46,7 +61,7 @@ public sealed class ConvTucker2Pass : ConvMethodPass
                     var rIn = Round(ri, ci);
                     if (tailOut[rOut] + tailIn[rIn] <= budget)
                     {
-                        var f = Flops(rIn, rOut);
+                        var f = Flops(g, rIn, rOut);
                         if (f < best)
                         {
                             (best, rankIn, rankOut) = (f, rIn, rOut);
@@ -71,6 +86,18 @@ public sealed class ConvTucker2Pass : ConvMethodPass
             rankIn = Round(Math.Clamp(target.Policy.SelectRank(sIn, frob2, ci, co * k), 1, ci), ci);
             how = $"{target.Policy} on each unfolding";
         }
+
+        return (rankIn, rankOut, sOut, how);
+    }
+
+    internal override ConvCandidate? Plan(ConvSubject subject, RankTarget target, bool requireSavings, out string reason)
+    {
+        var g = subject.Geometry;
+        int co = g.OutChannels, ci = g.InPerGroup, k = g.KernelSize;
+        var ct = subject.Context.CancellationToken;
+        var (rankIn, rankOut, sOut, how) = Ranks(subject, target);
+        long Params(long rIn, long rOut) => ConvTucker2Pass.Params(g, rIn, rOut);
+        long Flops(long rIn, long rOut) => ConvTucker2Pass.Flops(g, rIn, rOut);
 
         var breakEven = 0;
         while (Params(breakEven + 1, breakEven + 1) < subject.ParamsBefore && breakEven < Math.Min(co, ci))

@@ -50,6 +50,10 @@ public sealed record FactorizeOptions
     /// analyzer and the budget planner collect none, so they plan weight-space.</summary>
     public DataAwareMode DataAware { get; init; } = DataAwareMode.None;
 
+    /// <summary>Threads for decomposition (-1 = the cores, the default): that many nodes are decomposed at once, each on
+    /// n ÷ nodes threads (all n when there is a single node). The output does not depend on it, byte for byte.</summary>
+    public int MaxParallelNodes { get; init; } = -1;
+
     /// <summary>Checks every value; throws <see cref="OnnxFactorizeException"/> naming the first bad one.</summary>
     public FactorizeOptions Validate()
     {
@@ -64,6 +68,11 @@ public sealed record FactorizeOptions
             {
                 throw new OnnxFactorizeException($"node rank override '{node}' needs a node name and a rank policy.");
             }
+        }
+
+        if (MaxParallelNodes is 0 or < -1)
+        {
+            throw new OnnxFactorizeException($"threads (--threads, MaxParallelNodes) must be at least 1, or -1 for all cores; got {MaxParallelNodes}.");
         }
 
         if (RankMultiple < 1)

@@ -34,7 +34,7 @@ public sealed record NodeOutcome(FactorizationPlan? Plan, FactorizationDecision 
 /// <summary>Runs the factorization rules over every graph of a model (subgraphs included): per candidate node, match, plan
 /// every allowed rule and emit the cheapest; then removes what the rewrites left dead and sorts the graphs. A model in which
 /// no node is factorized comes back unchanged, byte for byte.</summary>
-public static class Factorizer
+public static partial class Factorizer
 {
     /// <summary>The rules used when none are given: svd for Gemm and MatMul; tucker2, spatial-svd, depthwise and 1×1 svd for Conv.</summary>
     public static IReadOnlyList<IFactorizationRule> DefaultRules { get; } =
@@ -64,20 +64,9 @@ public static class Factorizer
             InputStatistics = inputStatistics ?? new Dictionary<string, GramAccumulator>(),
         };
         var candidates = Candidates(graph, options, rules ?? DefaultRules);
-        var decisions = new List<FactorizationDecision>();
-        var work = candidates.Select(c => WorkUnits.Of(c.Node)).ToArray();
-        var (workDone, workTotal) = (0.0, work.Sum());
-        for (var i = 0; i < candidates.Count; i++)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var candidate = candidates[i];
-            progress?.Report(new FactorizeProgress(i, candidates.Count, candidate.Label) { WorkDone = workDone, WorkTotal = workTotal });
-            var outcome = Decide(candidate, context, context.PolicyFor(candidate.Node));
-            decisions.Add(outcome.Plan is { } plan ? plan.Emit() : outcome.Decision);
-            workDone += work[i];
-        }
-
-        progress?.Report(new FactorizeProgress(candidates.Count, candidates.Count, "") { WorkDone = workTotal, WorkTotal = workTotal });
+        // Every node is decided (decomposed and priced) on the untouched graph, in parallel, then emitted in graph order.
+        var outcomes = DecideAll(candidates, context, progress);
+        var decisions = outcomes.Select(o => o.Plan is { } plan ? plan.Emit() : o.Decision).ToList();
         return Finish(model, graph, decisions);
     }
 
@@ -161,20 +150,7 @@ public static class Factorizer
 
         var auto = context.Options.Methods.Contains("auto", StringComparer.Ordinal);
         var target = applicable[0].Target(subject, policy, auto);
-        var plans = new List<FactorizationPlan>();
-        var rejected = new List<string>();
-        foreach (var rule in applicable)
-        {
-            context.CancellationToken.ThrowIfCancellationRequested();
-            if (rule.Plan(subject, target, out var reason) is { } plan)
-            {
-                plans.Add(plan);
-            }
-            else
-            {
-                rejected.Add(reason);
-            }
-        }
+        var (plans, rejected) = PlanAll(applicable, subject, target, context.CancellationToken);
 
         if (plans.Count == 0)
         {

@@ -13,6 +13,9 @@ public sealed class PassContext
     private readonly Dictionary<(TensorProto Tensor, bool Transposed, int Rank, float Scale), (Value Left, Value Right)> _factors = new();
     private readonly Dictionary<GramAccumulator, InputWhitening> _whitenings = new(ReferenceEqualityComparer.Instance);
 
+    // Nodes are decided in parallel (Factorizer.DecideAll): the decomposition caches are shared between workers.
+    private readonly Lock _cacheLock = new();
+
     /// <summary>Creates a context over <paramref name="model"/>; <paramref name="svdCache"/> shares decompositions across runs.</summary>
     public PassContext(ModelGraph model, FactorizeOptions options, CancellationToken cancellationToken = default, SvdCache? svdCache = null)
     {
@@ -55,14 +58,18 @@ public sealed class PassContext
     internal InputWhitening WhiteningOf(GramAccumulator inputs)
     {
         ArgumentNullException.ThrowIfNull(inputs);
-        if (!_whitenings.TryGetValue(inputs, out var whitening))
+        // Computed under the lock: nodes reading one activation wait for its single whitening instead of repeating it.
+        lock (_cacheLock)
         {
-            var options = new WhiteningOptions { MaxDegreeOfParallelism = Options.Svd.MaxDegreeOfParallelism };
-            whitening = InputWhitening.FromGram(inputs.CenteredGram(), inputs.Dimension, options, CancellationToken);
-            _whitenings[inputs] = whitening;
-        }
+            if (!_whitenings.TryGetValue(inputs, out var whitening))
+            {
+                var options = new WhiteningOptions { MaxDegreeOfParallelism = Options.Svd.MaxDegreeOfParallelism };
+                whitening = InputWhitening.FromGram(inputs.CenteredGram(), inputs.Dimension, options, CancellationToken);
+                _whitenings[inputs] = whitening;
+            }
 
-        return whitening;
+            return whitening;
+        }
     }
 
     /// <summary>A stable label for messages and reports: the node's name, or op#index within its graph path.</summary>
@@ -190,9 +197,12 @@ public sealed class PassContext
         ArgumentNullException.ThrowIfNull(weight);
         ArgumentNullException.ThrowIfNull(values);
         var key = (ConstantTensor(weight)!, transposed);
-        if (_svds.TryGetValue(key, out var cached) && (cached.Rank >= rank || cached.Rank == Math.Min(rows, cols)))
+        lock (_cacheLock)
         {
-            return cached;
+            if (_svds.TryGetValue(key, out var cached) && (cached.Rank >= rank || cached.Rank == Math.Min(rows, cols)))
+            {
+                return cached;
+            }
         }
 
         var matrix = values;
@@ -206,7 +216,15 @@ public sealed class PassContext
         var result = SvdCache is { } shared
             ? shared.GetOrCompute(matrix, rows, cols, needed, Options.Svd, CancellationToken)
             : TruncatedSvd.Compute(matrix, rows, cols, needed, Options.Svd, CancellationToken);
-        _svds[key] = result;
+        lock (_cacheLock)
+        {
+            // Two workers may have computed the same weight at once; the deeper result is kept (both are deterministic).
+            if (!_svds.TryGetValue(key, out var other) || other.Rank < result.Rank)
+            {
+                _svds[key] = result;
+            }
+        }
+
         return result;
     }
 
@@ -218,6 +236,16 @@ public sealed class PassContext
         ArgumentNullException.ThrowIfNull(svd);
         var tensor = ConstantTensor(weight)!;
         var key = (tensor, transposed, rank, scale);
+        lock (_cacheLock)
+        {
+            return _factors.TryGetValue(key, out var existing) ? existing : CreateFactors(weight, svd, transposed, rank, scale, key);
+        }
+    }
+
+    private (Value Left, Value Right) CreateFactors(Value weight, SvdResult svd, bool transposed, int rank, float scale,
+        (TensorProto Tensor, bool Transposed, int Rank, float Scale) key)
+    {
+        var tensor = key.Tensor;
         if (_factors.TryGetValue(key, out var existing))
         {
             return existing;
