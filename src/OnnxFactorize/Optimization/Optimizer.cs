@@ -40,15 +40,29 @@ public static class Optimizer
         {
             var shapes = MeasureShapes(model, request.Dims, notes);
             IReadOnlyDictionary<string, GramAccumulator>? statistics = null;
-            if (request.Factorize.DataAware != DataAwareMode.None)
+            if (request.Factorize.DataAware == DataAwareMode.Sequential)
             {
-                progress.PhaseStarted?.Invoke("Collecting calibration statistics");
-                statistics = DataAwareStatistics.Collect(model, request.Factorize, request.CalibrationInputs!, shapes, notes, cancellationToken);
+                progress.PhaseStarted?.Invoke("Factorizing group by group on calibration statistics");
+                result = SequentialFactorization.Run(model, request.Factorize, request.CalibrationInputs!, request.CalibrationCacheDirectory, shapes, notes, progress.Factorize, cancellationToken);
+            }
+            else
+            {
+                if (request.Factorize.DataAware != DataAwareMode.None)
+                {
+                    progress.PhaseStarted?.Invoke("Collecting calibration statistics");
+                    statistics = DataAwareStatistics.Collect(model, request.Factorize, request.CalibrationInputs!, shapes, notes, cancellationToken, request.CalibrationCacheDirectory);
+                }
+
+                progress.PhaseStarted?.Invoke("Decomposing");
+                result = Factorizer.Run(model, request.Factorize, progress.Factorize, cancellationToken, rules: null, measuredShapes: shapes, svdCache: null, inputStatistics: statistics);
             }
 
-            progress.PhaseStarted?.Invoke("Decomposing");
-            result = Factorizer.Run(model, request.Factorize, progress.Factorize, cancellationToken, rules: null, measuredShapes: shapes, svdCache: null, inputStatistics: statistics);
-            how = request.Factorize.RankPolicy.ToString() + (statistics is null ? "" : ", data-aware (whiten)");
+            how = request.Factorize.RankPolicy.ToString() + request.Factorize.DataAware switch
+            {
+                DataAwareMode.Whiten => ", data-aware (whiten)",
+                DataAwareMode.Sequential => ", data-aware (sequential)",
+                _ => "",
+            };
             if (Advice.For(model, request, result, shapes, cancellationToken) is { } advice)
             {
                 notes.Add(advice);

@@ -46,7 +46,7 @@ public static class Factorizer
     internal static FactorizationResult Run(OnnxModel model, FactorizeOptions options, IProgress<FactorizeProgress>? progress,
         CancellationToken cancellationToken, IReadOnlyList<IFactorizationRule>? rules,
         IReadOnlyDictionary<string, long[]>? measuredShapes, SvdCache? svdCache,
-        IReadOnlyDictionary<string, GramAccumulator>? inputStatistics)
+        IReadOnlyDictionary<string, GramAccumulator>? inputStatistics, IReadOnlyDictionary<GramAccumulator, ReconstructionTargets>? targets = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
@@ -55,6 +55,7 @@ public static class Factorizer
         var context = new PassContext(graph, options, cancellationToken, svdCache)
         {
             InputStatistics = inputStatistics ?? new Dictionary<string, GramAccumulator>(),
+            Targets = targets ?? new Dictionary<GramAccumulator, ReconstructionTargets>(),
         };
         var candidates = Candidates(graph, options, rules ?? DefaultRules);
         var decisions = new List<FactorizationDecision>();

@@ -30,6 +30,14 @@ public sealed class PassContext
     /// <see cref="FactorizeOptions.DataAware"/> on, the svd rules fit the nodes listed here to their data. Empty by default.</summary>
     internal IReadOnlyDictionary<string, GramAccumulator> InputStatistics { get; init; } = new Dictionary<string, GramAccumulator>();
 
+    /// <summary>Sequential data-aware factorization: per input statistics object of <see cref="InputStatistics"/> (by
+    /// reference), the paired statistics of the original model the node's last factor is refitted to. Empty by default.</summary>
+    internal IReadOnlyDictionary<GramAccumulator, ReconstructionTargets> Targets { get; init; } = new Dictionary<GramAccumulator, ReconstructionTargets>();
+
+    /// <summary>The reconstruction targets paired with <paramref name="inputs"/> in sequential mode; else null.</summary>
+    internal ReconstructionTargets? TargetsOf(GramAccumulator inputs) =>
+        Options.DataAware == DataAwareMode.Sequential && Targets.TryGetValue(inputs, out var targets) ? targets : null;
+
     /// <summary>The input statistics of <paramref name="node"/> when data-aware factorization is on and they were collected; else null.</summary>
     internal GramAccumulator? InputStatisticsOf(Node node)
     {
