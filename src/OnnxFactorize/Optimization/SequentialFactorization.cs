@@ -18,12 +18,14 @@ namespace OnnxFactorize.Optimization;
 /// reads the result. One statistics pass per group, each cached by the content hash of both models and the inputs.</summary>
 internal static class SequentialFactorization
 {
-    /// <summary>Factorizes <paramref name="model"/>; adds a note with the groups and the time the statistics passes took.</summary>
+    /// <summary>Factorizes <paramref name="model"/>; adds a note with the groups and the time the statistics passes took
+    /// (<paramref name="statisticsTime"/>, also returned).</summary>
     public static FactorizationResult Run(OnnxModel model, FactorizeOptions options, string inputsPath, string? cacheDirectory,
-        IReadOnlyDictionary<string, long[]>? shapes, List<string> notes, IProgress<FactorizeProgress>? progress, CancellationToken cancellationToken)
+        IReadOnlyDictionary<string, long[]>? shapes, List<string> notes, IProgress<FactorizeProgress>? progress, out TimeSpan statisticsTime,
+        CancellationToken cancellationToken)
     {
         var total = Stopwatch.StartNew();
-        var statisticsTime = TimeSpan.Zero;
+        statisticsTime = TimeSpan.Zero;
         var original = Named(model);
         var graph = ModelGraph.Import(original, shapes);
         var context = new PassContext(graph, options with { DataAware = DataAwareMode.None }, cancellationToken);
