@@ -112,9 +112,9 @@ public sealed record OptimizeRequest
                 throw new OnnxFactorizeException($"data-aware factorization ({Factorize.DataAware.ToString().ToLowerInvariant()}) fits the factors to real data; give calibration inputs (--inputs <file|dir>, MSBuild Inputs, or OptimizeRequest.CalibrationInputs).");
             }
 
-            if (Budget is not null)
+            if (Budget is not null && Factorize.DataAware == DataAwareMode.Sequential)
             {
-                throw new OnnxFactorizeException("data-aware factorization (whiten) does not combine with a budget yet (the budget planner measures weight-space plans); drop one of them.");
+                throw new OnnxFactorizeException("data-aware sequential does not combine with a budget (the planner measures every node's rungs on the original model's inputs); use --data-aware whiten with a budget, or drop the budget.");
             }
         }
         else if (CalibrationInputs is not null)

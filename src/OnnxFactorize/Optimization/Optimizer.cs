@@ -76,10 +76,18 @@ public static class Optimizer
         }
         else
         {
+            IReadOnlyDictionary<string, GramAccumulator>? statistics = null;
+            if (request.Factorize.DataAware == DataAwareMode.Whiten)
+            {
+                progress.PhaseStarted?.Invoke("Collecting calibration statistics");
+                statistics = DataAwareStatistics.Collect(model, request.Factorize, request.CalibrationInputs!, MeasureShapes(model, request.Dims, notes), notes, cancellationToken,
+                    request.CalibrationCacheDirectory);
+            }
+
             progress.PhaseStarted?.Invoke($"Planning ranks for {budget.DescribeBudget()}");
-            var planned = BudgetPlanner.Run(model, budget with { Factorize = request.Factorize }, progress.Plan, cancellationToken);
+            var planned = BudgetPlanner.Run(model, budget with { Factorize = request.Factorize, InputStatistics = statistics }, progress.Plan, cancellationToken);
             (result, plan) = (planned.Factorization, planned.Plan);
-            how = string.Create(CultureInfo.InvariantCulture, $"{budget.DescribeBudget()}, measured {plan.FinalError:G3} on {plan.SampleCount} calibration sample(s)");
+            how = string.Create(CultureInfo.InvariantCulture, $"{budget.DescribeBudget()}{(statistics is null ? "" : " with data-aware (whiten) rungs")}, measured {plan.FinalError:G3} on {plan.SampleCount} calibration sample(s)");
         }
 
         // Last point where Ctrl+C leaves nothing behind; Save itself is atomic (temporary file, then rename).

@@ -50,10 +50,11 @@ internal sealed record WhitenedMatrixPlan(RankChoice Choice, int Rank, float[] L
         }
 
         var approximation = svd.Reconstruct(k);
-        var delta = BiasCorrection.Delta(matrix, approximation, rows, cols, layout, inputs.Mean());
+        var delta = context.CorrectBias ? BiasCorrection.Delta(matrix, approximation, rows, cols, layout, inputs.Mean()) : new double[outputs];
         var outputError = svd.PredictedRelativeOutputError(k);
+        var bias = context.CorrectBias ? "bias corrected" : "uncentered, bias unchanged (the budget planner measures Ŵ alone)";
         reason = string.Create(CultureInfo.InvariantCulture,
-            $"data-aware (whitened on {inputs.Count} calibration rows{exact}): {choice.Explanation}; predicted output error {outputError:G3} on the calibration data, bias corrected.");
+            $"data-aware (whitened on {inputs.Count} calibration rows{exact}): {choice.Explanation}; predicted output error {outputError:G3} on the calibration data, {bias}.");
         return new WhitenedMatrixPlan(choice, k, left, right, approximation, delta, RelativeError(matrix, approximation), outputError, svd.Spectrum.S, reason);
     }
 

@@ -20,13 +20,13 @@ namespace OnnxFactorize.Tests.Optimization;
 /// output error does not compound the way independent whitened fits do; its statistics are cached by content hash.</summary>
 public sealed class SequentialDataAwareTests(ITestOutputHelper output) : IDisposable
 {
-    private const int Width = 32;
+    internal const int Width = 32;
     private readonly TempDir _dir = new();
 
     public void Dispose() => _dir.Dispose();
 
     // x [n, 32] → Gemm (W1 64×32, transB, C1) → Relu → MatMul (W2 64×64) → Relu → Gemm (W3 16×64, transB, C3) → y [n, 16].
-    private static OnnxModel Mlp()
+    internal static OnnxModel Mlp()
     {
         var g = new GraphProto { Name = "sequential" };
         g.Input.Add(FloatInfo("x", -1, Width));
@@ -45,7 +45,7 @@ public sealed class SequentialDataAwareTests(ITestOutputHelper output) : IDispos
     }
 
     // Correlated inputs with a decaying spectrum: x = z·diag(1/(i+1))·U, z and U seeded.
-    private static float[] Inputs(int rows, int seed)
+    internal static float[] Inputs(int rows, int seed)
     {
         var u = GraphBuilder.Random(Width * Width, seed: 77);
         var z = GraphBuilder.Random(rows * Width, seed);
@@ -93,7 +93,7 @@ public sealed class SequentialDataAwareTests(ITestOutputHelper output) : IDispos
         });
     }
 
-    private static float[] Run(string model, float[] x, int n)
+    internal static float[] Run(string model, float[] x, int n)
     {
         using var session = new InferenceSession(model);
         using var results = session.Run([NamedOnnxValue.CreateFromTensor("x", new DenseTensor<float>(x, [n, Width]))]);
