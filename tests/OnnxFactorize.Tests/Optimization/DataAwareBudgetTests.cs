@@ -34,7 +34,7 @@ public sealed class DataAwareBudgetTests(ITestOutputHelper output) : IDisposable
         SequentialDataAwareTests.Mlp().Save(_dir.File("model.onnx"));
         var calibration = _dir.File("calibration");
         Directory.CreateDirectory(calibration);
-        TensorFiles.WriteNpy(Path.Combine(calibration, "x.npy"), TensorData.Create("x", [512, SequentialDataAwareTests.Width], SequentialDataAwareTests.Inputs(512, seed: 11)));
+        TensorFiles.WriteNpy(Path.Combine(calibration, "x.npy"), TensorData.Create("x", [4096, SequentialDataAwareTests.Width], SequentialDataAwareTests.Inputs(4096, seed: 11)));
 
         var whitened = Plan("whiten.onnx", DataAwareMode.Whiten, calibration);
         var plain = Plan("plain.onnx", DataAwareMode.None, calibration);
@@ -44,7 +44,7 @@ public sealed class DataAwareBudgetTests(ITestOutputHelper output) : IDisposable
         Assert.All(factorized, d => Assert.Equal("whiten", d.Mode));
         Assert.True(whitened.Plan!.FinalError <= Budget, $"calibration error {whitened.Plan.FinalError}");
 
-        const int n = 400;
+        const int n = 2000;
         var x = SequentialDataAwareTests.Inputs(n, seed: 12);
         var reference = SequentialDataAwareTests.Run(_dir.File("model.onnx"), x, n);
         var heldOut = OrtRunner.RelativeL2(reference, SequentialDataAwareTests.Run(_dir.File("whiten.onnx"), x, n));
