@@ -62,11 +62,11 @@ public static class Optimizer
             }
 
             // The statistics passes' share of the factorization time goes into the summary (console and JSON report).
-            var overhead = string.Create(CultureInfo.InvariantCulture, $"; statistics {statisticsTime.TotalSeconds:F2} s of {total.Elapsed.TotalSeconds:F2} s");
+            var overhead = string.Create(CultureInfo.InvariantCulture, $", statistics {statisticsTime.TotalSeconds:F2} s of {total.Elapsed.TotalSeconds:F2} s");
             how = request.Factorize.RankPolicy.ToString() + request.Factorize.DataAware switch
             {
-                DataAwareMode.Whiten => $", data-aware (whiten{overhead})",
-                DataAwareMode.Sequential => $", data-aware (sequential{overhead})",
+                DataAwareMode.Whiten => $", data-aware (whiten){overhead}",
+                DataAwareMode.Sequential => $", data-aware (sequential){overhead}",
                 _ => "",
             };
             if (Advice.For(model, request, result, shapes, cancellationToken) is { } advice)
