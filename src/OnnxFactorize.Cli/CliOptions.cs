@@ -40,7 +40,7 @@ internal sealed class CliOptions
 
     public Option<bool> AllowOverridableWeights { get; } = new("--allow-overridable-weights") { Description = "Also factorize initializers that are listed as graph inputs." };
 
-    public Option<string?> DataAware { get; } = new("--data-aware") { Description = "none or whiten: fit Gemm/MatMul/1×1 Conv factors to the data in --inputs (whitened SVD on the inputs' statistics, bias corrected) instead of to the weights alone.", HelpName = "none|whiten" };
+    public Option<string?> DataAware { get; } = new("--data-aware") { Description = "none, whiten or sequential: fit Gemm/MatMul/1×1 Conv factors to the data in --inputs (whitened SVD on the inputs' statistics, bias corrected) instead of to the weights alone; sequential goes node group by group, refitting each last factor to the original model's outputs on the inputs of the model compressed so far.", HelpName = "none|whiten|sequential" };
 
     public Option<bool> ExternalData { get; } = new("--external-data") { Description = "Store large tensors in a .data file next to the output model." };
 
@@ -88,9 +88,9 @@ internal sealed class CliOptions
 
     public Option<int?> CalibrationSamples { get; } = new("--calibration-samples") { Description = "With a budget and no --inputs: how many seeded random samples to measure on.", HelpName = "n" };
 
-    public Option<string?> CacheDir { get; } = new("--cache-dir") { Description = "With a budget: where decompositions and measured sensitivities are cached.", HelpName = "dir" };
+    public Option<string?> CacheDir { get; } = new("--cache-dir") { Description = "With a budget: where decompositions and measured sensitivities are cached; with --data-aware: calibration statistics [default: onnx-factorize in $XDG_CACHE_HOME, ~/.cache or %LOCALAPPDATA%].", HelpName = "dir" };
 
-    public Option<bool> NoCache { get; } = new("--no-cache") { Description = "With a budget: neither read nor write the cache." };
+    public Option<bool> NoCache { get; } = new("--no-cache") { Description = "With a budget or --data-aware: neither read nor write the cache." };
 
     public Option<bool> NoLatencyGuard { get; } = new("--no-latency-guard") { Description = "With a budget: keep factorizations even where the factorized node measures slower than the original." };
 
@@ -212,7 +212,9 @@ internal sealed class CliOptions
         var budgets = new Option[] { MaxError, MaxAccuracyDrop, MinTop1Agreement }.Where(o => Given(result, o)).Select(o => o.Name).ToList();
         if (budgets.Count == 0)
         {
-            if (BudgetSet.FirstOrDefault(o => Given(result, o)) is { } orphan)
+            // Data-aware runs cache their calibration statistics where a budget caches its decompositions.
+            var dataAware = factorize.DataAware != DataAwareMode.None;
+            if (BudgetSet.FirstOrDefault(o => Given(result, o) && !(dataAware && (o == CacheDir || o == NoCache))) is { } orphan)
             {
                 throw new OnnxFactorizeException($"{orphan.Name} only applies with a budget; add --max-error, --max-accuracy-drop or --min-top1-agreement, or drop {orphan.Name}.");
             }
@@ -259,12 +261,16 @@ internal sealed class CliOptions
         return options.Validate();
     }
 
+    /// <summary>Where data-aware runs cache calibration statistics: --cache-dir, else the user cache folder; null with --no-cache.</summary>
+    public string? CalibrationCacheDirectory(ParseResult result) => result.GetValue(NoCache) ? null : result.GetValue(CacheDir) ?? CacheLocation.Default;
+
     /// <summary>The --data-aware mode (none when not given); the rule that it needs --inputs lives in OptimizeRequest.Validate.</summary>
     public DataAwareMode ToDataAware(ParseResult result) => result.GetValue(DataAware) switch
     {
         null or "none" => DataAwareMode.None,
         "whiten" => DataAwareMode.Whiten,
-        var other => throw new OnnxFactorizeException($"--data-aware '{other}' is unknown; use none or whiten."),
+        "sequential" => DataAwareMode.Sequential,
+        var other => throw new OnnxFactorizeException($"--data-aware '{other}' is unknown; use none, whiten or sequential."),
     };
 
     private static bool Given(ParseResult result, Option option) => result.GetResult(option) is { Implicit: false };

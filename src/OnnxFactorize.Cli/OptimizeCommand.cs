@@ -30,6 +30,7 @@ internal static class OptimizeCommand
             Factorize = factorize,
             Budget = budget,
             CalibrationInputs = dataAware ? parsed.GetValue(o.Inputs) : null,
+            CalibrationCacheDirectory = dataAware ? o.CalibrationCacheDirectory(parsed) : null,
             Validation = validate ? o.ToValidationOptions(parsed) : null,
             Dims = o.Dims(parsed),
             ExternalData = parsed.GetValue(o.ExternalData) ? ExternalDataMode.Always : ExternalDataMode.Auto,

@@ -129,7 +129,8 @@ internal sealed class ModelOptions
             throw new ArgumentException($"{policies[0]} conflicts with {budgets[0]}: a budget chooses every rank by measurement (Energy may set the top of its energy ladder); drop {policies[0]}.");
         }
 
-        if (budgets.Count == 0 && BudgetOnlyNames.FirstOrDefault(b => given.Any(g => g.Item1.Name == b)) is { } orphan)
+        var withStatistics = given.Any(g => g.Item1.Name == "DataAware" && g.Item2 != "none");
+        if (budgets.Count == 0 && BudgetOnlyNames.FirstOrDefault(b => given.Any(g => g.Item1.Name == b) && !(withStatistics && b == "CacheDir")) is { } orphan)
         {
             throw new ArgumentException($"{orphan} only applies with a budget; add MaxError, MaxAccuracyDrop or MinTop1Agreement, or drop {orphan}.");
         }
@@ -152,9 +153,9 @@ internal sealed class ModelOptions
     public IReadOnlyList<string> ToArguments(string modelPath, string outputFile, string reportPath, string? cacheDirectory = null)
     {
         var args = new List<string> { "optimize", modelPath, "--output", outputFile };
-        if (HasBudget && Value("CacheDir") is null && !string.IsNullOrEmpty(cacheDirectory))
+        if ((HasBudget || Value("DataAware") is { } mode && mode != "none") && Value("CacheDir") is null && !string.IsNullOrEmpty(cacheDirectory))
         {
-            // The planner's cache lives in obj/, never in the project's source tree.
+            // The planner's (and the data-aware statistics') cache lives in obj/, never in the project's source tree.
             args.Add("--cache-dir");
             args.Add(cacheDirectory);
         }

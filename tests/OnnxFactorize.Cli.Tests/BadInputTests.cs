@@ -31,6 +31,7 @@ public sealed class BadInputTests : IDisposable
         { "target 'speed' is unknown", ["optimize", "{mlp}", "-o", "{out}", "--max-error", "0.02", "--target", "speed"] },
         { "--inputs only applies with --validate", ["optimize", "{mlp}", "-o", "{out}", "--inputs", "{dir}"] },
         { "data-aware factorization (whiten) fits the factors to real data; give calibration inputs (--inputs", ["optimize", "{mlp}", "-o", "{out}", "--data-aware", "whiten"] },
+        { "data-aware factorization (sequential) fits the factors to real data; give calibration inputs (--inputs", ["optimize", "{mlp}", "-o", "{out}", "--data-aware", "sequential"] },
         { "--data-aware 'magic' is unknown", ["optimize", "{mlp}", "-o", "{out}", "--data-aware", "magic"] },
         { "method 'qr' is unknown", ["optimize", "{mlp}", "-o", "{out}", "--method", "qr"] },
         { "op 'Add' is not supported", ["optimize", "{mlp}", "-o", "{out}", "--op", "Gemm,Add"] },

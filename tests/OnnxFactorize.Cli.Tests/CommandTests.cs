@@ -101,6 +101,31 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public void Optimize_with_data_aware_sequential_refits_every_gemm_reports_the_statistics_time_and_reuses_its_cache()
+    {
+        var inputs = _dir.File("calibration");
+        Directory.CreateDirectory(inputs);
+        var random = new Random(3);
+        var x = Enumerable.Range(0, 32 * 64).Select(_ => (float)random.NextDouble()).ToArray();
+        OnnxFactorize.Validation.TensorFiles.WriteNpy(Path.Combine(inputs, "X.npy"), OnnxFactorize.Validation.TensorData.Create("X", [32, 64], x));
+        var report = _dir.File("sequential.json");
+        string[] args = ["optimize", CliProcess.TestModel("mlp_gemm.onnx"), "-o", _dir.File("sequential.onnx"), "--rank", "4",
+            "--data-aware", "sequential", "--inputs", inputs, "--cache-dir", _dir.File("cache"), "--report", report];
+
+        var run = CliProcess.Run(args);
+        var again = CliProcess.Run(args);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("data-aware (sequential)", run.Stdout);
+        Assert.Contains("statistics pass(es)", run.Stdout);
+        Assert.Contains("from the statistics cache", again.Stdout);
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(report));
+        var factorized = json.RootElement.GetProperty("nodes").EnumerateArray().Where(n => n.GetProperty("status").GetString() == "factorized").ToList();
+        Assert.NotEmpty(factorized);
+        Assert.All(factorized, n => Assert.Equal("sequential", n.GetProperty("mode").GetString()));
+    }
+
+    [Fact]
     public void Optimize_that_selects_no_node_writes_a_byte_identical_model()
     {
         var output = _dir.File("same.onnx");

@@ -12,10 +12,67 @@ internal sealed class CalibrationCache(string directory)
 {
     private const int FormatVersion = 1;
 
-    public static string Key(string modelHash, ActivationRequest request, string inputsHash)
+    public static string Key(string modelHash, ActivationRequest request, string inputsHash) => Key(modelHash, request.ToString(), inputsHash);
+
+    /// <summary>SHA-256 of (format, model hash(es), request text, inputs hash).</summary>
+    public static string Key(string modelHash, string request, string inputsHash)
     {
         var text = $"v{FormatVersion}\n{modelHash}\n{request}\n{inputsHash}";
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+    }
+
+    /// <summary>Paired statistics of sequential reconstruction stored under <paramref name="key"/>, or null (a miss).</summary>
+    public PairedStatistics? TryLoadPaired(string key, PairedRequest request)
+    {
+        var path = PathOf(key);
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        try
+        {
+            using var reader = new BinaryReader(File.OpenRead(path));
+            if (reader.ReadInt32() != FormatVersion || reader.ReadString() != request.ToString())
+            {
+                return null;
+            }
+
+            var compressed = ReadAccumulator(reader);
+            var original = ReadAccumulator(reader);
+            var cross = ReadDoubles(reader, (long)compressed.Dimension * original.Dimension);
+            return new PairedStatistics(request, compressed, original, cross);
+        }
+        catch (Exception e) when (e is IOException or EndOfStreamException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Stores paired statistics under <paramref name="key"/> (atomically).</summary>
+    public void StorePaired(string key, PairedStatistics statistics)
+    {
+        Write(key, writer =>
+        {
+            writer.Write(statistics.Request.ToString());
+            WriteAccumulator(writer, statistics.Compressed);
+            WriteAccumulator(writer, statistics.Original);
+            writer.Write(MemoryMarshal.AsBytes(statistics.Cross.AsSpan()));
+        });
+    }
+
+    private void Write(string key, Action<BinaryWriter> body)
+    {
+        Directory.CreateDirectory(directory);
+        var path = PathOf(key);
+        var temp = path + $".{Environment.ProcessId}.tmp";
+        using (var writer = new BinaryWriter(File.Create(temp)))
+        {
+            writer.Write(FormatVersion);
+            body(writer);
+        }
+
+        File.Move(temp, path, overwrite: true);
     }
 
     public ActivationStatistics? TryLoad(string key, ActivationRequest request)

@@ -120,7 +120,7 @@ internal static class CalibrationCollector
         OrtSessions.Open(model, options, name, "with the calibration outputs added");
 
     // Splits every input along axis 0 into chunks of batchSize rows when that axis is dynamic and all inputs agree on it.
-    private static IEnumerable<IReadOnlyList<TensorData>> Batches(IReadOnlyList<TensorData> bound, IReadOnlyList<ModelInput> inputs, int batchSize)
+    internal static IEnumerable<IReadOnlyList<TensorData>> Batches(IReadOnlyList<TensorData> bound, IReadOnlyList<ModelInput> inputs, int batchSize)
     {
         var rows = bound.Count > 0 && bound[0].Shape.Count > 0 ? bound[0].Shape[0] : 0;
         var splittable = batchSize > 0 && rows > batchSize
@@ -206,7 +206,6 @@ internal static class CalibrationCollector
             var channels = Accumulator(ref _channels, c);
             var patches = new float[oh * ow * patch];
             var pixels = new float[h * w * c];
-            var (kh, kw) = (geometry.KernelHeight, geometry.KernelWidth);
             for (var image = 0; image < n; image++)
             {
                 var x = values.AsSpan(image * c * h * w, c * h * w);
@@ -215,36 +214,7 @@ internal static class CalibrationCollector
                 MatrixOps.Transpose(x, c, h * w, pixels);
                 channels.AddRows(pixels);
 
-                // im2col rows, zero where the kernel reaches into the padding.
-                Array.Clear(patches);
-                for (var p = 0; p < oh; p++)
-                {
-                    for (var q = 0; q < ow; q++)
-                    {
-                        var row = patches.AsSpan((p * ow + q) * patch, patch);
-                        for (var ch = 0; ch < c; ch++)
-                        {
-                            for (var i = 0; i < kh; i++)
-                            {
-                                var y = p * geometry.StrideHeight - geometry.PadTop + i * geometry.DilationHeight;
-                                if (y < 0 || y >= h)
-                                {
-                                    continue;
-                                }
-
-                                for (var j = 0; j < kw; j++)
-                                {
-                                    var xx = q * geometry.StrideWidth - geometry.PadLeft + j * geometry.DilationWidth;
-                                    if (xx >= 0 && xx < w)
-                                    {
-                                        row[(ch * kh + i) * kw + j] = x[(ch * h + y) * w + xx];
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-
+                geometry.Patches(x, c, h, w, patches);
                 inputs.AddRows(patches);
             }
         }

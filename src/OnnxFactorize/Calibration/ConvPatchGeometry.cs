@@ -58,6 +58,43 @@ internal sealed record ConvPatchGeometry
     /// <summary>Length C·kh·kw of a patch for C input channels.</summary>
     public int PatchLength(int channels) => checked(channels * KernelHeight * KernelWidth);
 
+    /// <summary>Writes the im2col rows of one C×H×W image into <paramref name="patches"/> (oh·ow rows of C·kh·kw, row-major),
+    /// zero where the kernel reaches into the padding.</summary>
+    public void Patches(ReadOnlySpan<float> image, int channels, int height, int width, Span<float> patches)
+    {
+        var (oh, ow) = OutputSize(height, width);
+        var patch = PatchLength(channels);
+        var (kh, kw) = (KernelHeight, KernelWidth);
+        patches[..(oh * ow * patch)].Clear();
+        for (var p = 0; p < oh; p++)
+        {
+            for (var q = 0; q < ow; q++)
+            {
+                var row = patches.Slice((p * ow + q) * patch, patch);
+                for (var ch = 0; ch < channels; ch++)
+                {
+                    for (var i = 0; i < kh; i++)
+                    {
+                        var y = p * StrideHeight - PadTop + i * DilationHeight;
+                        if (y < 0 || y >= height)
+                        {
+                            continue;
+                        }
+
+                        for (var j = 0; j < kw; j++)
+                        {
+                            var xx = q * StrideWidth - PadLeft + j * DilationWidth;
+                            if (xx >= 0 && xx < width)
+                            {
+                                row[(ch * kh + i) * kw + j] = image[(ch * height + y) * width + xx];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// <summary>Short description, e.g. "3×3 stride 1×1 dilation 1×1 pads [1,1,1,1]".</summary>
     public override string ToString() =>
         $"{KernelHeight}×{KernelWidth} stride {StrideHeight}×{StrideWidth} dilation {DilationHeight}×{DilationWidth} pads [{PadTop},{PadLeft},{PadBottom},{PadRight}]";

@@ -34,6 +34,10 @@ public sealed record OptimizeRequest
     /// them). Required with data-aware factorization, unused without it.</summary>
     public string? CalibrationInputs { get; init; }
 
+    /// <summary>Data-aware factorization: folder where calibration statistics are cached (calib-*.bin, keyed by the content
+    /// hashes of the model(s), the request and the inputs), so an identical rerun collects nothing; null for no cache.</summary>
+    public string? CalibrationCacheDirectory { get; init; }
+
     /// <summary>How tensors are stored in the written model.</summary>
     public ExternalDataMode ExternalData { get; init; } = ExternalDataMode.Auto;
 
@@ -76,7 +80,7 @@ public sealed record OptimizeRequest
     internal (string Role, string? Path)[] Writes =>
     [
         ("output", OutputPath), ("output's data file", OutputPath is null ? null : OutputPaths.DataFileFor(OutputPath)),
-        ("--report", JsonReportPath), ("--html", HtmlReportPath), ("--cache-dir", Budget?.CacheDirectory),
+        ("--report", JsonReportPath), ("--html", HtmlReportPath), ("--cache-dir", Budget?.CacheDirectory), ("--cache-dir", CalibrationCacheDirectory),
     ];
 
     /// <summary>Checks the options and the rules between them; throws <see cref="OnnxFactorizeException"/> with one line
@@ -105,17 +109,17 @@ public sealed record OptimizeRequest
         {
             if (string.IsNullOrWhiteSpace(CalibrationInputs))
             {
-                throw new OnnxFactorizeException("data-aware factorization (whiten) fits the factors to real data; give calibration inputs (--inputs <file|dir>, MSBuild Inputs, or OptimizeRequest.CalibrationInputs).");
+                throw new OnnxFactorizeException($"data-aware factorization ({Factorize.DataAware.ToString().ToLowerInvariant()}) fits the factors to real data; give calibration inputs (--inputs <file|dir>, MSBuild Inputs, or OptimizeRequest.CalibrationInputs).");
             }
 
-            if (Budget is not null)
+            if (Budget is not null && Factorize.DataAware == DataAwareMode.Sequential)
             {
-                throw new OnnxFactorizeException("data-aware factorization (whiten) does not combine with a budget yet (the budget planner measures weight-space plans); drop one of them.");
+                throw new OnnxFactorizeException("data-aware sequential does not combine with a budget (the planner measures every node's rungs on the original model's inputs); use --data-aware whiten with a budget, or drop the budget.");
             }
         }
         else if (CalibrationInputs is not null)
         {
-            throw new OnnxFactorizeException($"calibration inputs '{CalibrationInputs}' are only read by data-aware factorization; set data-aware to whiten, or drop them.");
+            throw new OnnxFactorizeException($"calibration inputs '{CalibrationInputs}' are only read by data-aware factorization; set data-aware to whiten or sequential, or drop them.");
         }
 
         OutputPaths.CheckAll(Reads, Writes);

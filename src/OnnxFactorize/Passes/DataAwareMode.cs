@@ -10,4 +10,9 @@ public enum DataAwareMode
     /// collected from calibration inputs (minimizing the output error on that data, SVD-LLM), and fold the bias correction
     /// (W − Ŵ)·μ into the bias; other methods stay weight-space.</summary>
     Whiten,
+
+    /// <summary>As <see cref="Whiten"/>, but node group by node group in topological order: each node's inputs come from the
+    /// model factorized so far, its first factor from the whitened SVD on them, and its last factor and bias from least
+    /// squares against the original model's outputs of that node (asymmetric reconstruction), so errors do not compound.</summary>
+    Sequential,
 }

@@ -112,7 +112,7 @@ internal static class DataAwareRules
         var r = plan.Rank;
         reason = $"svd: rank {r} of {Math.Min(rows, cols)}, {why}";
         return new ConvCandidate("svd", r, [r], plan.Choice.BreakEvenRank, (long)r * (rows + cols), FlopModel.Conv(r, cols, g.OutputPositions) + FlopModel.Conv(rows, r, g.OutputPositions),
-            plan.WeightRelError, plan.Spectrum, reason, () => plan.Approximation, Emit, "whiten", plan.OutputRelError);
+            plan.WeightRelError, plan.Spectrum, reason, () => plan.Approximation, Emit, plan.Mode, plan.OutputRelError);
 
         Node Emit(ConvSubject subject)
         {
@@ -161,7 +161,7 @@ internal static class DataAwareRules
         FlopsAfter = FlopModel.Product(c.ActivationRows, c.Rows, plan.Rank) + FlopModel.Product(c.ActivationRows, plan.Rank, c.Cols),
         WeightRelError = plan.WeightRelError,
         SingularValues = plan.Spectrum,
-        Mode = "whiten",
+        Mode = plan.Mode,
         OutputRelError = plan.OutputRelError,
     };
 

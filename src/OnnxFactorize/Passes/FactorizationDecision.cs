@@ -58,12 +58,14 @@ public sealed record FactorizationDecision
     /// <summary>Relative Frobenius error of the approximated weight, ‖W − Ŵ‖_F / ‖W‖_F.</summary>
     public double WeightRelError { get; init; }
 
-    /// <summary>How the factors were fitted: "plain" (the best approximation of the weight itself) or "whiten" (data-aware:
-    /// whitened SVD on the calibration inputs' centered Gram, bias corrected).</summary>
+    /// <summary>How the factors were fitted: "plain" (the best approximation of the weight itself), "whiten" (data-aware:
+    /// whitened SVD on the calibration inputs' centered Gram, bias corrected) or "sequential" (whitened first factor on the
+    /// inputs of the model compressed so far, last factor and bias refitted to the original outputs).</summary>
     public string Mode { get; init; } = "plain";
 
     /// <summary>Data-aware only: predicted relative output error of the node on the calibration data after bias correction,
-    /// ‖(W − Ŵ)(X − μ)‖_F / ‖W(X − μ)‖_F (exact when the input Gram is positive definite); null without calibration data.</summary>
+    /// ‖(W − Ŵ)(X − μ)‖_F / ‖W(X − μ)‖_F (exact when the input Gram is positive definite); in mode "sequential", the error
+    /// against the original node's outputs, upstream compression included; null without calibration data.</summary>
     public double? OutputRelError { get; init; }
 
     /// <summary>Singular values of the weight (largest first, as many as were computed), for spectrum plots; in mode

@@ -100,7 +100,7 @@ public sealed record FactorizeOptions
 
         if (!Enum.IsDefined(DataAware))
         {
-            throw new OnnxFactorizeException($"data-aware mode {(int)DataAware} is unknown; use none or whiten.");
+            throw new OnnxFactorizeException($"data-aware mode {(int)DataAware} is unknown; use none, whiten or sequential.");
         }
 
         foreach (var method in Methods)

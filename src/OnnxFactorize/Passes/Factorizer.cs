@@ -53,7 +53,7 @@ public static partial class Factorizer
     internal static FactorizationResult Run(OnnxModel model, FactorizeOptions options, IProgress<FactorizeProgress>? progress,
         CancellationToken cancellationToken, IReadOnlyList<IFactorizationRule>? rules,
         IReadOnlyDictionary<string, long[]>? measuredShapes, SvdCache? svdCache,
-        IReadOnlyDictionary<string, GramAccumulator>? inputStatistics)
+        IReadOnlyDictionary<string, GramAccumulator>? inputStatistics, IReadOnlyDictionary<GramAccumulator, ReconstructionTargets>? targets = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
@@ -62,6 +62,7 @@ public static partial class Factorizer
         var context = new PassContext(graph, options, cancellationToken, svdCache)
         {
             InputStatistics = inputStatistics ?? new Dictionary<string, GramAccumulator>(),
+            Targets = targets ?? new Dictionary<GramAccumulator, ReconstructionTargets>(),
         };
         var candidates = Candidates(graph, options, rules ?? DefaultRules);
         // Every node is decided (decomposed and priced) on the untouched graph, in parallel, then emitted in graph order.

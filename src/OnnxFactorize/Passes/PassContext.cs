@@ -33,6 +33,19 @@ public sealed class PassContext
     /// <see cref="FactorizeOptions.DataAware"/> on, the svd rules fit the nodes listed here to their data. Empty by default.</summary>
     internal IReadOnlyDictionary<string, GramAccumulator> InputStatistics { get; init; } = new Dictionary<string, GramAccumulator>();
 
+    /// <summary>Data-aware plans whiten on the centered Gram and fold the bias correction (W − Ŵ)·μ into the bias (true, the
+    /// default), or whiten on the uncentered Gram with no bias change (false): then Ŵ alone is the exact minimizer of
+    /// ‖(W − Ŵ)X‖ and <see cref="FactorizationPlan.Reconstruct"/> is the whole rewrite, which is what the budget planner measures.</summary>
+    internal bool CorrectBias { get; init; } = true;
+
+    /// <summary>Sequential data-aware factorization: per input statistics object of <see cref="InputStatistics"/> (by
+    /// reference), the paired statistics of the original model the node's last factor is refitted to. Empty by default.</summary>
+    internal IReadOnlyDictionary<GramAccumulator, ReconstructionTargets> Targets { get; init; } = new Dictionary<GramAccumulator, ReconstructionTargets>();
+
+    /// <summary>The reconstruction targets paired with <paramref name="inputs"/> in sequential mode; else null.</summary>
+    internal ReconstructionTargets? TargetsOf(GramAccumulator inputs) =>
+        Options.DataAware == DataAwareMode.Sequential && Targets.TryGetValue(inputs, out var targets) ? targets : null;
+
     /// <summary>The input statistics of <paramref name="node"/> when data-aware factorization is on and they were collected; else null.</summary>
     internal GramAccumulator? InputStatisticsOf(Node node)
     {
@@ -53,7 +66,7 @@ public sealed class PassContext
     /// <summary>Cancels long decompositions.</summary>
     public CancellationToken CancellationToken { get; }
 
-    /// <summary>The whitening of the centered Gram of <paramref name="inputs"/>, computed once per statistics object (nodes
+    /// <summary>The whitening of the centered (uncentered without <see cref="CorrectBias"/>) Gram of <paramref name="inputs"/>, computed once per statistics object (nodes
     /// reading one activation share it).</summary>
     internal InputWhitening WhiteningOf(GramAccumulator inputs)
     {
@@ -64,7 +77,7 @@ public sealed class PassContext
             if (!_whitenings.TryGetValue(inputs, out var whitening))
             {
                 var options = new WhiteningOptions { MaxDegreeOfParallelism = Options.Svd.MaxDegreeOfParallelism };
-                whitening = InputWhitening.FromGram(inputs.CenteredGram(), inputs.Dimension, options, CancellationToken);
+                whitening = InputWhitening.FromGram(CorrectBias ? inputs.CenteredGram() : inputs.Gram(), inputs.Dimension, options, CancellationToken);
                 _whitenings[inputs] = whitening;
             }
 

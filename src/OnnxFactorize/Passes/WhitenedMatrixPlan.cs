@@ -35,14 +35,31 @@ internal sealed record WhitenedMatrixPlan(RankChoice Choice, int Rank, float[] L
         }
 
         var (left, right) = svd.Factors(k);
-        var approximation = svd.Reconstruct(k);
-        var delta = BiasCorrection.Delta(matrix, approximation, rows, cols, layout, inputs.Mean());
-        var outputError = svd.PredictedRelativeOutputError(k);
         var exact = whitening.IsExact ? "" : $", {whitening.LiftedDirections} of {inputDim} input directions unseen";
+        if (context.TargetsOf(inputs) is { } targets)
+        {
+            // Sequential: keep the whitened first factor, refit the last one and the bias to the original model's outputs.
+            var first = layout == WeightLayout.OutByIn ? right : left;
+            var (last, shift, refitError) = SequentialRefit.Fit(matrix, rows, cols, layout, first, inputs, targets);
+            (left, right) = layout == WeightLayout.OutByIn ? (last, right) : (left, last);
+            var product = new float[rows * cols];
+            MatrixOps.Gemm(left, rows, k, right, cols, product);
+            reason = string.Create(CultureInfo.InvariantCulture,
+                $"data-aware sequential (first factor whitened on {inputs.Count} rows of the model compressed so far{exact}, last factor and bias refitted to the original outputs): {choice.Explanation}; output error {refitError:G3} against the original on the calibration data.");
+            return new WhitenedMatrixPlan(choice, k, left, right, product, shift, RelativeError(matrix, product), refitError, svd.Spectrum.S, reason) { Mode = "sequential" };
+        }
+
+        var approximation = svd.Reconstruct(k);
+        var delta = context.CorrectBias ? BiasCorrection.Delta(matrix, approximation, rows, cols, layout, inputs.Mean()) : new double[outputs];
+        var outputError = svd.PredictedRelativeOutputError(k);
+        var bias = context.CorrectBias ? "bias corrected" : "uncentered, bias unchanged (the budget planner measures Ŵ alone)";
         reason = string.Create(CultureInfo.InvariantCulture,
-            $"data-aware (whitened on {inputs.Count} calibration rows{exact}): {choice.Explanation}; predicted output error {outputError:G3} on the calibration data, bias corrected.");
+            $"data-aware (whitened on {inputs.Count} calibration rows{exact}): {choice.Explanation}; predicted output error {outputError:G3} on the calibration data, {bias}.");
         return new WhitenedMatrixPlan(choice, k, left, right, approximation, delta, RelativeError(matrix, approximation), outputError, svd.Spectrum.S, reason);
     }
+
+    /// <summary>How the factors were fitted, for <see cref="FactorizationDecision.Mode"/>: "whiten" or "sequential".</summary>
+    public string Mode { get; init; } = "whiten";
 
     /// <summary>Whether the bias correction is zero (zero-mean inputs, or an exact approximation).</summary>
     public bool HasBiasShift => BiasDelta.Any(d => d != 0);

@@ -61,6 +61,10 @@ public sealed record BudgetOptions
     /// <summary>Which nodes, ops, methods, rank multiple and SVD settings (its rank policy is ignored: the planner chooses per node).</summary>
     public FactorizeOptions Factorize { get; init; } = new();
 
+    /// <summary>Data-aware rungs (<see cref="FactorizeOptions.DataAware"/> whiten): the calibration statistics of each
+    /// fittable node's input, keyed by its first output name (collected by <c>Optimizer.Run</c>); null for weight-space rungs.</summary>
+    internal IReadOnlyDictionary<string, Decomposition.GramAccumulator>? InputStatistics { get; init; }
+
     /// <summary>Calibration inputs: given files or seeded random samples.</summary>
     public InputOptions Inputs { get; init; } = new() { RandomSamples = 4 };
 

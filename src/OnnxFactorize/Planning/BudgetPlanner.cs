@@ -96,7 +96,7 @@ public sealed partial class BudgetPlanner
             _options.Factorize.Svd.Seed, _options.Factorize.Svd.Oversamples, _options.Factorize.Svd.PowerIterations, _options.SharedSessions,
             MeasuresLatency ? MachineFingerprint() : "no-latency",
             // A bisected ladder depends on the budget (and, timed, on the target); rungs on the first samples on how many.
-            _options.BisectLadder ? $"bisect {_options.Allowance} {_options.Target}" : "full", _options.SensitivitySamples);
+            _options.BisectLadder ? $"bisect {_options.Allowance} {_options.Target}" : "full", _options.SensitivitySamples, StatisticsKey());
 
         Report(PlanPhase.Estimate, 0, 1, Estimate(Enumerable.Range(0, candidates.Count).Count(i => _probeIndex[i] >= 0)));
         var plans = new List<NodePlan>();
@@ -193,7 +193,12 @@ public sealed partial class BudgetPlanner
         var candidates = all.Where(c => c.Node.Graph == _graph.Main).ToList();
         var activations = Activations(candidates.Select(c => c.Node));
         _graph.AddMeasuredShapes(activations.ToDictionary(a => a.Key, a => a.Value.Shape.ToArray(), StringComparer.Ordinal));
-        _context = new PassContext(_graph, _options.Factorize, _ct, _svdCache);
+        // Data-aware rungs: whitened on the uncentered Gram, no bias shift, so the probe's Ŵ is the whole rewrite it measures.
+        _context = new PassContext(_graph, _options.Factorize, _ct, _svdCache)
+        {
+            InputStatistics = _options.InputStatistics ?? new Dictionary<string, GramAccumulator>(),
+            CorrectBias = false,
+        };
         _candidates = candidates;
         _probeIndex = new int[candidates.Count];
         for (var i = 0; i < candidates.Count; i++)
@@ -413,6 +418,11 @@ public sealed partial class BudgetPlanner
 
         return list;
     }
+
+    // Data-aware rungs depend on the calibration statistics: their counts and sums stand for them in the ladder cache key.
+    private string StatisticsKey() => _options.Factorize.DataAware == DataAwareMode.None || _options.InputStatistics is not { } statistics ? "weight-space"
+        : "whiten:" + string.Join(";", statistics.OrderBy(p => p.Key, StringComparer.Ordinal)
+            .Select(p => $"{p.Key}={p.Value.Count}:{string.Join(",", p.Value.Sum().Select(v => v.ToString("R", CultureInfo.InvariantCulture)))}"));
 
     private string MachineFingerprint() =>
         $"{Environment.MachineName}|{Environment.ProcessorCount}|{System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}|{typeof(InferenceSession).Assembly.GetName().Version}|" +

@@ -173,7 +173,7 @@ public sealed class DataAwareTests : IDisposable
     }
 
     [Fact]
-    public void Data_aware_without_calibration_inputs_or_with_a_budget_is_refused_in_one_line()
+    public void Data_aware_without_calibration_inputs_or_sequential_with_a_budget_is_refused_in_one_line()
     {
         var model = _dir.File("model.onnx");
         Model3().Save(model);
@@ -185,7 +185,7 @@ public sealed class DataAwareTests : IDisposable
         {
             ModelPath = model,
             OutputPath = _dir.File("o.onnx"),
-            Factorize = whiten,
+            Factorize = new FactorizeOptions { DataAware = DataAwareMode.Sequential },
             CalibrationInputs = _dir.Path,
             Budget = new OnnxFactorize.Planning.BudgetOptions { MaxError = 0.05 },
         }.Validate());
