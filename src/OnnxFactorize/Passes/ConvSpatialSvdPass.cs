@@ -19,6 +19,11 @@ public sealed class ConvSpatialSvdPass : ConvMethodPass
 
     internal override ConvCandidate? Plan(ConvSubject subject, RankTarget target, bool requireSavings, out string reason)
     {
+        if (ConvDataAwareRules.StatisticsOf(subject) is { } statistics)
+        {
+            return ConvDataAwareRules.SpatialSvd(subject, statistics, target, requireSavings, out reason);
+        }
+
         var g = subject.Geometry;
         int co = g.OutChannels, ci = g.InPerGroup, kh = (int)g.Kernel[0], kw = (int)g.Kernel[1];
         int rows = ci * kh, cols = co * kw;
