@@ -99,16 +99,20 @@ public static class Optimizer
     }
 
     /// <summary>What factorization would do per node under <paramref name="options"/>, without writing a model; symbolic
-    /// dims bound by <paramref name="dims"/> let intermediate shapes (and so FLOPs) be measured.</summary>
+    /// dims bound by <paramref name="dims"/> let intermediate shapes (and so FLOPs) be measured. With
+    /// <paramref name="calibrationInputs"/> (a .npy/.pb file or folder), the statistics of data-aware factorization are
+    /// collected from them and every node that has them is planned fitted to the data, with its output-space spectrum.</summary>
     public static (ModelAnalysis Analysis, IReadOnlyList<string> Notes) Analyze(string modelPath, FactorizeOptions options, IReadOnlyDictionary<string, long> dims,
-        IProgress<FactorizeProgress>? progress = null, CancellationToken cancellationToken = default)
+        IProgress<FactorizeProgress>? progress = null, CancellationToken cancellationToken = default, string? calibrationInputs = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var model = OnnxModel.Load(modelPath);
         var notes = new List<string>();
         var shapes = MeasureShapes(model, dims, notes);
-        return (ModelAnalyzer.Analyze(model, options, progress, cancellationToken, measuredShapes: shapes), notes);
+        var statistics = calibrationInputs is null ? null
+            : DataAwareStatistics.Collect(model, options with { DataAware = DataAwareMode.Whiten }, calibrationInputs, shapes, notes, cancellationToken);
+        return (ModelAnalyzer.Analyze(model, options, progress, cancellationToken, rules: null, shapes, statistics, calibrationInputs), notes);
     }
 
     /// <summary>Writes the JSON and HTML reports of <paramref name="report"/> where asked (folders created).</summary>
