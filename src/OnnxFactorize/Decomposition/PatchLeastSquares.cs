@@ -105,8 +105,19 @@ internal static class PatchLeastSquares
             }
         }
 
-        // Z Xᵀ = K C (m×n); Solve forms Z Yᵀ = K C Wᵀ from it.
-        return LeastSquaresFactor.SolveForWeight(zz, kc, m, weight, outputs, n, WeightLayout.OutByIn);
+        // Z Xᵀ = K C (m×n); Solve forms Z Yᵀ = K C Wᵀ from it. A first stage with more outputs than the data has directions
+        // (few calibration patches, taps that only read padding) leaves Z Zᵀ singular: the ridge grows until it is not,
+        // which picks the small-norm solution among the equally good ones.
+        for (var ridge = LeastSquaresFactor.DefaultRelativeRidge; ; ridge *= 100)
+        {
+            try
+            {
+                return LeastSquaresFactor.SolveForWeight(zz, kc, m, weight, outputs, n, WeightLayout.OutByIn, ridge);
+            }
+            catch (OnnxFactorizeException) when (ridge < 1e-2)
+            {
+            }
+        }
     }
 
     /// <summary>The average of the <paramref name="blocks"/> diagonal sub-blocks of a Gram over an index (group, block, inner)
