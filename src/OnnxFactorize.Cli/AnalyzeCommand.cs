@@ -23,10 +23,11 @@ internal static class AnalyzeCommand
         }
 
         var jsonPath = parsed.GetValue(o.AnalyzeReport) ?? parsed.GetValue(o.Json);
-        (string, string?)[] reads = [("input model", modelPath)];
+        var calibration = parsed.GetValue(o.Inputs);
+        (string, string?)[] reads = [("input model", modelPath), ("--inputs", calibration)];
         (string, string?)[] writes = [("--report", jsonPath)];
         OutputPaths.CheckAll(reads, writes);
-        var (analysis, notes) = output.WithNodeProgress("Analyzing", progress => Optimizer.Analyze(modelPath, options, o.Dims(parsed), progress, cancellationToken));
+        var (analysis, notes) = output.WithNodeProgress("Analyzing", progress => Optimizer.Analyze(modelPath, options, o.Dims(parsed), progress, cancellationToken, calibration));
         cancellationToken.ThrowIfCancellationRequested();
         foreach (var note in notes)
         {
@@ -34,6 +35,11 @@ internal static class AnalyzeCommand
         }
 
         output.Write(Table(analysis));
+        if (analysis.CalibrationInputs is not null)
+        {
+            output.Write(DataAwareTable(analysis));
+        }
+
         foreach (var op in analysis.OpsWithoutPass)
         {
             output.Line($"note: {op} nodes are not analyzed: this build has no {op} factorization pass.");
@@ -52,6 +58,34 @@ internal static class AnalyzeCommand
         output.Summary(string.Create(CultureInfo.InvariantCulture,
             $"{modelPath}: {analysis.Nodes.Count} candidate node(s), {suggested} worth factorizing at {analysis.Policy}, saving {CliOutput.Count(analysis.ParamsSaved)} of {CliOutput.Count(total)} weight parameters"));
         return ExitCodes.Success;
+    }
+
+    // With --inputs: per node the weight-space and output-space energy ranks side by side, the mode of the suggested
+    // factorization and its weight and output error on the calibration data.
+    private static Table DataAwareTable(ModelAnalysis analysis)
+    {
+        static string Ranks(IReadOnlyList<EnergyRank> ranks) =>
+            ranks.Count == 0 ? "–" : string.Join("/", ModelAnalyzer.EnergyLevels.Select(l => ranks.FirstOrDefault(e => e.Energy == l)?.Rank.ToString(CultureInfo.InvariantCulture) ?? "–"));
+        static string Error(double? e) => e is { } v ? v.ToString("G3", CultureInfo.InvariantCulture) : "–";
+        var levels = string.Join("/", ModelAnalyzer.EnergyLevels.Select(l => (l * 100).ToString("0.#", CultureInfo.InvariantCulture)));
+        var table = new Table().Title($"Weight vs output space (calibration: {Markup.Escape(analysis.CalibrationInputs!)})")
+            .AddColumns(["Node", $"Weight r{levels}%", $"Output r{levels}%", "Mode", "Method", "Rank", "Weight error", "Output error"]);
+        foreach (var n in analysis.Nodes)
+        {
+            var method = n.WouldFactorize ? n.Reason.Split(':', 2)[0] : "–";
+            table.AddRow([
+                Markup.Escape(n.NodeName),
+                Ranks(n.EnergyRanks),
+                Ranks(n.OutputEnergyRanks),
+                n.WouldFactorize ? n.Mode : "–",
+                Markup.Escape(method),
+                n.WouldFactorize ? n.SuggestedRank.ToString(CultureInfo.InvariantCulture) : "–",
+                Error(n.WeightRelError),
+                Error(n.OutputRelError),
+            ]);
+        }
+
+        return table;
     }
 
     private static Table Table(ModelAnalysis analysis)

@@ -118,6 +118,7 @@ internal static class CliApp
         analyze.Add(o.Json);
         AddAll(analyze, o.FactorizeSet);
         analyze.Add(o.Dim);
+        analyze.Add(o.Inputs);
         root.Add(analyze);
 
         var compare = new Command("compare", "Run two models with the same inputs and outputs in ONNX Runtime and check thresholds.");

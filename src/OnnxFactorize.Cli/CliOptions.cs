@@ -40,7 +40,7 @@ internal sealed class CliOptions
 
     public Option<bool> AllowOverridableWeights { get; } = new("--allow-overridable-weights") { Description = "Also factorize initializers that are listed as graph inputs." };
 
-    public Option<string?> DataAware { get; } = new("--data-aware") { Description = "none, whiten or sequential: fit Gemm/MatMul/1×1 Conv factors to the data in --inputs (whitened SVD on the inputs' statistics, bias corrected) instead of to the weights alone; sequential goes node group by group, refitting each last factor to the original model's outputs on the inputs of the model compressed so far.", HelpName = "none|whiten|sequential" };
+    public Option<string?> DataAware { get; } = new("--data-aware") { Description = "none, whiten or sequential: fit Gemm/MatMul/Conv factors to the data in --inputs (whitened SVD on the inputs' statistics, bias corrected) instead of to the weights alone; sequential goes node group by group, refitting each last factor to the original model's outputs on the inputs of the model compressed so far.", HelpName = "none|whiten|sequential" };
 
     public Option<bool> ExternalData { get; } = new("--external-data") { Description = "Store large tensors in a .data file next to the output model." };
 

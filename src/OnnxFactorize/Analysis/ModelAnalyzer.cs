@@ -8,8 +8,10 @@ namespace OnnxFactorize.Analysis;
 /// <summary>The smallest rank that keeps a given fraction of a weight's energy (Σ σ_i² over ‖W‖_F²).</summary>
 public sealed record EnergyRank(double Energy, int Rank);
 
-/// <summary>What one method would do to a node under the chosen policy: rank, parameters and FLOPs after, weight error.</summary>
-public sealed record MethodEstimate(string Method, int Rank, long ParamsAfter, long FlopsAfter, double WeightRelError);
+/// <summary>What one method would do to a node under the chosen policy: rank, parameters and FLOPs after, weight error, and
+/// (with calibration inputs, <c>analyze --inputs</c>) whether it was fitted to the data ("whiten") and its output error on
+/// the calibration data.</summary>
+public sealed record MethodEstimate(string Method, int Rank, long ParamsAfter, long FlopsAfter, double WeightRelError, string Mode = "plain", double? OutputRelError = null);
 
 /// <summary>Analysis of one candidate node: its weight, cost, spectrum summary and what each method would save.</summary>
 public sealed record NodeAnalysis
@@ -49,6 +51,21 @@ public sealed record NodeAnalysis
 
     /// <summary>Estimated effect per method that applies to the node.</summary>
     public IReadOnlyList<MethodEstimate> Methods { get; init; } = [];
+
+    /// <summary>With calibration inputs: ranks keeping each level of <see cref="ModelAnalyzer.EnergyLevels"/> of the
+    /// output-space spectrum (the whitened SVD of W on the centered input Gram, so energy is ‖W·(X − μ)‖² on the data);
+    /// empty without inputs or when no statistics of the node's input were collected.</summary>
+    public IReadOnlyList<EnergyRank> OutputEnergyRanks { get; init; } = [];
+
+    /// <summary>How the suggested factorization was fitted: "plain" (weight space) or "whiten" (to the calibration data).</summary>
+    public string Mode { get; init; } = "plain";
+
+    /// <summary>‖W − Ŵ‖_F / ‖W‖_F of the suggested factorization; null when it would not factorize.</summary>
+    public double? WeightRelError { get; init; }
+
+    /// <summary>Relative output error of the suggested factorization on the calibration data (‖(W − Ŵ)(X − μ)‖ / ‖W(X − μ)‖,
+    /// bias corrected); null without calibration inputs or when it would not factorize.</summary>
+    public double? OutputRelError { get; init; }
 }
 
 /// <summary>Analysis of a whole model under one set of options.</summary>
@@ -62,6 +79,9 @@ public sealed record ModelAnalysis
 
     /// <summary>Per candidate node, in graph order.</summary>
     public required IReadOnlyList<NodeAnalysis> Nodes { get; init; }
+
+    /// <summary>The calibration inputs the output-space spectra and errors come from (<c>analyze --inputs</c>), or null.</summary>
+    public string? CalibrationInputs { get; init; }
 
     /// <summary>Operator types present in the model that were asked for but have no factorization pass in this build.</summary>
     public IReadOnlyList<string> OpsWithoutPass { get; init; } = [];
@@ -84,14 +104,27 @@ public static class ModelAnalyzer
     /// nothing is emitted and the model is not modified.</summary>
     public static ModelAnalysis Analyze(OnnxModel model, FactorizeOptions options, IProgress<FactorizeProgress>? progress = null,
         CancellationToken cancellationToken = default, IReadOnlyList<IFactorizationRule>? rules = null,
-        IReadOnlyDictionary<string, long[]>? measuredShapes = null)
+        IReadOnlyDictionary<string, long[]>? measuredShapes = null) =>
+        Analyze(model, options, progress, cancellationToken, rules, measuredShapes, inputStatistics: null, calibrationInputs: null);
+
+    /// <summary>Analyzes <paramref name="model"/> with the calibration statistics of data-aware factorization
+    /// (<see cref="PassContext.InputStatistics"/>, collected from <paramref name="calibrationInputs"/>): nodes with statistics
+    /// are planned fitted to the data (<see cref="DataAwareMode.Whiten"/>) and also report their output-space spectrum.</summary>
+    internal static ModelAnalysis Analyze(OnnxModel model, FactorizeOptions options, IProgress<FactorizeProgress>? progress,
+        CancellationToken cancellationToken, IReadOnlyList<IFactorizationRule>? rules, IReadOnlyDictionary<string, long[]>? measuredShapes,
+        IReadOnlyDictionary<string, GramAccumulator>? inputStatistics, string? calibrationInputs)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         rules ??= Factorizer.DefaultRules;
         var graph = ModelGraph.Import(model, measuredShapes);
-        var context = new PassContext(graph, options, cancellationToken);
+        if (inputStatistics is not null)
+        {
+            options = options with { DataAware = DataAwareMode.Whiten };
+        }
+
+        var context = new PassContext(graph, options, cancellationToken) { InputStatistics = inputStatistics ?? new Dictionary<string, GramAccumulator>() };
         var candidates = Factorizer.Candidates(graph, options, rules);
         var withoutRule = graph.AllGraphs()
             .SelectMany(g => g.Nodes)
@@ -130,14 +163,25 @@ public static class ModelAnalyzer
                 WouldFactorize = factorized,
                 Reason = factorized ? $"{decision.Method}: {decision.Reason}" : decision.Reason,
                 Methods = estimates,
+                OutputEnergyRanks = OutputEnergyRanksOf(node, context, cancellationToken),
+                Mode = decision.Mode,
+                WeightRelError = factorized ? decision.WeightRelError : null,
+                OutputRelError = factorized ? decision.OutputRelError : null,
             });
         }
 
         progress?.Report(new FactorizeProgress(candidates.Count, candidates.Count, "") { WorkDone = work.Sum(), WorkTotal = work.Sum() });
-        return new ModelAnalysis { Model = model.SourcePath ?? model.Name, Policy = options.RankPolicy.ToString(), Nodes = nodes, OpsWithoutPass = withoutRule };
+        return new ModelAnalysis
+        {
+            Model = model.SourcePath ?? model.Name,
+            Policy = options.RankPolicy.ToString(),
+            Nodes = nodes,
+            OpsWithoutPass = withoutRule,
+            CalibrationInputs = calibrationInputs,
+        };
     }
 
-    private static MethodEstimate Estimate(FactorizationDecision d) => new(d.Method, d.Rank, d.ParamsAfter, d.FlopsAfter, d.WeightRelError);
+    private static MethodEstimate Estimate(FactorizationDecision d) => new(d.Method, d.Rank, d.ParamsAfter, d.FlopsAfter, d.WeightRelError, d.Mode, d.OutputRelError);
 
     /// <summary>What every Conv method would do to the node under the same policy, each planned alone (factorized outcomes only).</summary>
     private static List<MethodEstimate> ConvAlternatives(NodeCandidate candidate, PassContext context, IReadOnlyList<IFactorizationRule> rules, RankPolicy policy)
@@ -151,7 +195,10 @@ public static class ModelAnalyzer
                 continue;
             }
 
-            var alone = new PassContext(context.Model, context.Options with { Methods = [method] }, context.CancellationToken, context.SvdCache);
+            var alone = new PassContext(context.Model, context.Options with { Methods = [method] }, context.CancellationToken, context.SvdCache)
+            {
+                InputStatistics = context.InputStatistics,
+            };
             var outcome = Factorizer.Decide(candidate with { Rules = [rule] }, alone, policy);
             if (outcome.Plan is not null)
             {
@@ -182,6 +229,36 @@ public static class ModelAnalyzer
         }
 
         var svd = TruncatedSvd.ComputeExact(values, rows, cols, cancellationToken);
+        return [.. EnergyLevels.Select(level => new EnergyRank(level, RankPolicy.Energy(level).SelectRank(svd.S, svd.FrobeniusNormSquared, svd.Rows, svd.Cols)))];
+    }
+
+    // The output-space spectrum: the whitened SVD of the weight (out×in view) on the centered Gram of what it reads.
+    private static IReadOnlyList<EnergyRank> OutputEnergyRanksOf(Node node, PassContext context, CancellationToken cancellationToken)
+    {
+        if (context.InputStatisticsOf(node) is not { } statistics)
+        {
+            return [];
+        }
+
+        const int index = 1;
+        if (node.Inputs.Count <= index || node.Inputs[index] is not { } input || PassContext.ShapeOf(input) is not { Count: >= 2 } stored
+            || context.TryReadWeight(node, index, out _, out var values) is not null)
+        {
+            return [];
+        }
+
+        // Conv [C_out, C_in, k…] and Gemm transB = 1 store out×in; MatMul and Gemm transB = 0 store in×out.
+        var outByIn = node.OpType == "Conv" || (node.OpType == "Gemm" && node.GetInt("transB", 0) != 0);
+        var rows = (int)stored[0];
+        var cols = values.Length / Math.Max(rows, 1);
+        var inputs = outByIn ? cols : rows;
+        if ((long)rows * cols != values.Length || inputs != statistics.Dimension)
+        {
+            return [];
+        }
+
+        var svd = WhitenedSvd.Compute(values, rows, cols, outByIn ? WeightLayout.OutByIn : WeightLayout.InByOut, context.WhiteningOf(statistics), Math.Min(rows, cols),
+            context.Options.Svd, cancellationToken).Spectrum;
         return [.. EnergyLevels.Select(level => new EnergyRank(level, RankPolicy.Energy(level).SelectRank(svd.S, svd.FrobeniusNormSquared, svd.Rows, svd.Cols)))];
     }
 }

@@ -117,6 +117,9 @@ internal sealed class GramAccumulator
             {
                 g[i * d + j] -= _sum[i] * _sum[j] / Count;
             }
+
+            // A variance is ≥ 0; a constant input (e.g. a patch tap that only ever reads padding) can come out at −1e-16.
+            g[i * d + i] = Math.Max(g[i * d + i], 0);
         }
 
         return g;

@@ -23,13 +23,13 @@ internal static class DataAwareStatistics
         foreach (var candidate in Factorizer.Candidates(graph, options))
         {
             var node = candidate.Node;
-            if (node.Graph.Path.Length > 0 || !candidate.Rules.Any(r => r.Method == "svd"))
+            if (node.Graph.Path.Length > 0 || !candidate.Rules.Any(r => r.Method == "svd" || r is ConvMethodPass))
             {
                 continue;
             }
 
             cancellationToken.ThrowIfCancellationRequested();
-            if (candidate.Rules[0].Match(node, context).Candidate is not { } matched || Request(matched) is not { } request)
+            if (candidate.Rules[0].Match(node, context).Candidate is not { } matched || Request(matched, candidate.Rules) is not { } request)
             {
                 continue;
             }
@@ -47,7 +47,7 @@ internal static class DataAwareStatistics
 
         if (requests.Count == 0)
         {
-            notes.Add("note: data-aware: no Gemm/MatMul/1×1 Conv node reads an activation it could be fitted to; every node is fitted weight-space.");
+            notes.Add("note: data-aware: no Gemm/MatMul/Conv node reads an activation it could be fitted to; every node is fitted weight-space.");
             return new Dictionary<string, GramAccumulator>();
         }
 
@@ -69,8 +69,17 @@ internal static class DataAwareStatistics
     }
 
     // The activation a matched candidate's weight reads, or null when the data-aware rules do not fit it to data.
-    internal static ActivationRequest? Request(FactorizationCandidate candidate)
+    // Sequential mode refits matrix-shaped weights only (Gemm, MatMul, 1×1 Conv): k×k kernels are not requested for it.
+    internal static ActivationRequest? Request(FactorizationCandidate candidate) =>
+        candidate is ConvSubject { Geometry.IsPointwise: false } ? null : Request(candidate, []);
+
+    private static ActivationRequest? Request(FactorizationCandidate candidate, IReadOnlyList<IFactorizationRule> rules)
     {
+        if (candidate is ConvSubject { Geometry.IsPointwise: false } kernel)
+        {
+            return KernelRequest(kernel, rules);
+        }
+
         var node = candidate.Node;
         switch (candidate)
         {
@@ -96,5 +105,31 @@ internal static class DataAwareStatistics
             default:
                 return null;
         }
+    }
+
+    // A k×k Conv2d (spatial-svd, tucker2, depthwise fit to data, ConvDataAwareRules): the Gram of its full im2col patches,
+    // when a selected method can serve its geometry.
+    private static ActivationRequest? KernelRequest(ConvSubject subject, IReadOnlyList<IFactorizationRule> rules)
+    {
+        var g = subject.Geometry;
+        if (subject.Node.Inputs[0] is not { IsConstant: false } input || ConvDataAwareRules.Uncollectable(g) is not null
+            || !rules.Any(r => r is ConvMethodPass m && m.Unsupported(g) is null))
+        {
+            return null;
+        }
+
+        return ActivationRequest.ConvPatches(input.Name, new ConvPatchGeometry
+        {
+            KernelHeight = (int)g.Kernel[0],
+            KernelWidth = (int)g.Kernel[1],
+            StrideHeight = (int)g.Strides[0],
+            StrideWidth = (int)g.Strides[1],
+            DilationHeight = (int)g.Dilations[0],
+            DilationWidth = (int)g.Dilations[1],
+            PadTop = (int)g.Pads[0],
+            PadLeft = (int)g.Pads[1],
+            PadBottom = (int)g.Pads[2],
+            PadRight = (int)g.Pads[3],
+        });
     }
 }

@@ -130,17 +130,21 @@ public static class Optimizer
     }
 
     /// <summary>What factorization would do per node under <paramref name="options"/>, without writing a model; symbolic
-    /// dims bound by <paramref name="dims"/> let intermediate shapes (and so FLOPs) be measured. The notes carry an <c>advice:</c>
-    /// line when the policy would factorize nothing or little.</summary>
+    /// dims bound by <paramref name="dims"/> let intermediate shapes (and so FLOPs) be measured. With
+    /// <paramref name="calibrationInputs"/> (a .npy/.pb file or folder), the statistics of data-aware factorization are
+    /// collected from them and every node that has them is planned fitted to the data, with its output-space spectrum. The
+    /// notes carry an <c>advice:</c> line when the policy would factorize nothing or little.</summary>
     public static (ModelAnalysis Analysis, IReadOnlyList<string> Notes) Analyze(string modelPath, FactorizeOptions options, IReadOnlyDictionary<string, long> dims,
-        IProgress<FactorizeProgress>? progress = null, CancellationToken cancellationToken = default)
+        IProgress<FactorizeProgress>? progress = null, CancellationToken cancellationToken = default, string? calibrationInputs = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var model = OnnxModel.Load(modelPath);
         var notes = new List<string>();
         var shapes = MeasureShapes(model, dims, notes);
-        var analysis = ModelAnalyzer.Analyze(model, options, progress, cancellationToken, measuredShapes: shapes);
+        var statistics = calibrationInputs is null ? null
+            : DataAwareStatistics.Collect(model, options with { DataAware = DataAwareMode.Whiten }, calibrationInputs, shapes, notes, cancellationToken);
+        var analysis = ModelAnalyzer.Analyze(model, options, progress, cancellationToken, rules: null, shapes, statistics, calibrationInputs);
         if (Advice.ForAnalysis(model, modelPath, options, analysis, shapes, cancellationToken) is { } advice)
         {
             notes.Add(advice);

@@ -16,6 +16,11 @@ public sealed class ConvDepthwiseSeparablePass : ConvMethodPass
 
     internal override ConvCandidate? Plan(ConvSubject subject, RankTarget target, bool requireSavings, out string reason)
     {
+        if (ConvDataAwareRules.StatisticsOf(subject) is { } statistics)
+        {
+            return ConvDataAwareRules.Depthwise(subject, statistics, target, requireSavings, out reason);
+        }
+
         var g = subject.Geometry;
         int co = g.OutChannels, ci = g.InPerGroup, k = g.KernelSize;
         var full = Math.Min(co, k);

@@ -162,6 +162,12 @@ public abstract class ConvMethodPass : IFactorizationRule, IPricedRule
             return RankTarget.ForError(Math.Sqrt(Math.Max(0, 1 - energy)));
         }
 
+        // Data-aware: the same policy on the output-space (whitened) spectrum gives the output error every method is held to.
+        if (ConvDataAwareRules.StatisticsOf(subject) is { } statistics)
+        {
+            return RankTarget.ForError(ConvDataAwareRules.AutoOutputError(subject, statistics, policy));
+        }
+
         var g = subject.Geometry;
         int rows = g.OutChannels, cols = g.InPerGroup * g.KernelSize;
         var needed = Math.Clamp(policy.RequiredSingularValues(rows, cols), 1, Math.Min(rows, cols));

@@ -20,6 +20,11 @@ public sealed class ConvSpatialSvdPass : ConvMethodPass
     /// <inheritdoc/>
     internal override (long Flops, long Params)? Price(ConvSubject subject, RankTarget target, bool requireSavings)
     {
+        if (ConvDataAwareRules.StatisticsOf(subject) is not null)
+        {
+            return null; // the data-aware plan's rank comes from output-space spectra: plan it, do not price it here
+        }
+
         var g = subject.Geometry;
         int rows = g.InPerGroup * (int)g.Kernel[0], cols = g.OutChannels * (int)g.Kernel[1];
         if (SpectrumRank(subject, target, rows, cols) is not { } raw)
@@ -92,6 +97,11 @@ public sealed class ConvSpatialSvdPass : ConvMethodPass
     // M[(i,h),(o,w)] = W[o,i,h,w].
     private static float[] Reshape(ConvSubject subject, int rows, int cols)
     {
+        if (ConvDataAwareRules.StatisticsOf(subject) is { } statistics)
+        {
+            return ConvDataAwareRules.SpatialSvd(subject, statistics, target, requireSavings, out reason);
+        }
+
         var g = subject.Geometry;
         int co = g.OutChannels, ci = g.InPerGroup, kh = (int)g.Kernel[0], kw = (int)g.Kernel[1];
         var m = new float[rows * cols];

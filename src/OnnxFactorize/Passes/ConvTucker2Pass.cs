@@ -17,6 +17,11 @@ public sealed class ConvTucker2Pass : ConvMethodPass
     /// it would reject the ranks for not saving parameters.</summary>
     internal override (long Flops, long Params)? Price(ConvSubject subject, RankTarget target, bool requireSavings)
     {
+        if (ConvDataAwareRules.StatisticsOf(subject) is not null)
+        {
+            return null; // the data-aware plan's ranks come from output-space spectra: plan it, do not price it here
+        }
+
         var (rankIn, rankOut, _, _) = Ranks(subject, target);
         var paramsAfter = Params(subject.Geometry, rankIn, rankOut);
         return requireSavings && paramsAfter >= subject.ParamsBefore ? null : (Flops(subject.Geometry, rankIn, rankOut), paramsAfter);
@@ -36,57 +41,10 @@ public sealed class ConvTucker2Pass : ConvMethodPass
     {
         var g = subject.Geometry;
         int co = g.OutChannels, ci = g.InPerGroup, k = g.KernelSize;
-        var multiple = subject.Context.Options.RankMultiple;
         subject.TuckerSpectra ??= Tucker2.ModeSpectra(subject.Values, co, ci, k, subject.Context.CancellationToken);
         var (sOut, sIn) = subject.TuckerSpectra.Value;
         var frob2 = subject.NormSquared;
-        int Round(int r, int dim) => Math.Min((r + multiple - 1) / multiple * multiple, dim);
-
-        int rankIn, rankOut;
-        string how;
-        if (target.MaxError is { } maxError)
-        {
-            // HOSVD bound: ‖W − Ŵ‖² ≤ tail_out(r_out) + tail_in(r_in) (De Lathauwer et al. 2000, Property 10), and HOOI
-            // only improves on it; take the cheapest pair whose bound meets the error.
-            var tailOut = Tails(sOut, frob2);
-            var tailIn = Tails(sIn, frob2);
-            var budget = maxError * maxError * frob2 * (1 + 1e-9);
-            (rankIn, rankOut) = (ci, co);
-            var best = long.MaxValue;
-            for (var ro = 1; ro <= co; ro++)
-            {
-                var rOut = Round(ro, co);
-                for (var ri = 1; ri <= ci; ri++)
-                {
-                    var rIn = Round(ri, ci);
-                    if (tailOut[rOut] + tailIn[rIn] <= budget)
-                    {
-                        var f = Flops(g, rIn, rOut);
-                        if (f < best)
-                        {
-                            (best, rankIn, rankOut) = (f, rIn, rOut);
-                        }
-
-                        break;
-                    }
-                }
-            }
-
-            how = $"cheapest ranks whose HOSVD error bound meets {maxError:G4}";
-        }
-        else if (subject.Context.Options.TuckerRanks == TuckerRankEstimate.Vbmf)
-        {
-            rankOut = Round(Vbmf.EstimateRank(sOut, co, ci * k, frob2), co);
-            rankIn = Round(Vbmf.EstimateRank(sIn, ci, co * k, frob2), ci);
-            how = "EVBMF on each unfolding";
-        }
-        else
-        {
-            rankOut = Round(Math.Clamp(target.Policy.SelectRank(sOut, frob2, co, ci * k), 1, co), co);
-            rankIn = Round(Math.Clamp(target.Policy.SelectRank(sIn, frob2, ci, co * k), 1, ci), ci);
-            how = $"{target.Policy} on each unfolding";
-        }
-
+        var (rankIn, rankOut, how) = ChooseRanks(subject, target, sOut, frob2, sIn, frob2, (rIn, rOut) => Flops(g, rIn, rOut));
         return (rankIn, rankOut, sOut, how);
     }
 
@@ -95,6 +53,11 @@ public sealed class ConvTucker2Pass : ConvMethodPass
         var g = subject.Geometry;
         int co = g.OutChannels, ci = g.InPerGroup, k = g.KernelSize;
         var ct = subject.Context.CancellationToken;
+        if (ConvDataAwareRules.StatisticsOf(subject) is { } statistics)
+        {
+            return ConvDataAwareRules.Tucker2(subject, statistics, target, requireSavings, out reason);
+        }
+
         var (rankIn, rankOut, sOut, how) = Ranks(subject, target);
         long Params(long rIn, long rOut) => ConvTucker2Pass.Params(g, rIn, rOut);
         long Flops(long rIn, long rOut) => ConvTucker2Pass.Flops(g, rIn, rOut);
@@ -126,6 +89,66 @@ public sealed class ConvTucker2Pass : ConvMethodPass
             return s.Conv(core.Outputs[0], s.Initializer("_tucker_out", s.Dims(co, rankOut, g.NoAxes), tucker.UOut), s.Bias, "_tucker_out", g.Attributes(g.NoAxes));
         });
     }
+
+    /// <summary>The ranks [r_in, r_out] for <paramref name="target"/> from the mode spectra (σ of the output and input
+    /// unfoldings with their total energies): with an error target the cheapest pair whose HOSVD bound meets it, else the
+    /// policy (or EVBMF) on each unfolding, rounded to the rank multiple.</summary>
+    internal static (int RankIn, int RankOut, string How) ChooseRanks(ConvSubject subject, RankTarget target, double[] sOut, double frob2Out,
+        double[] sIn, double frob2In, Func<long, long, long> flops)
+    {
+        var g = subject.Geometry;
+        int co = g.OutChannels, ci = g.InPerGroup, k = g.KernelSize;
+        var multiple = subject.Context.Options.RankMultiple;
+        int Round(int r, int dim) => Math.Min((r + multiple - 1) / multiple * multiple, dim);
+        int rankIn, rankOut;
+        string how;
+        if (target.MaxError is { } maxError)
+        {
+            // HOSVD bound: ‖W − Ŵ‖² ≤ tail_out(r_out) + tail_in(r_in) (De Lathauwer et al. 2000, Property 10), and HOOI
+            // only improves on it; take the cheapest pair whose bound meets the error.
+            var tailOut = Tails(sOut, frob2Out);
+            var tailIn = Tails(sIn, frob2In);
+            var budget = maxError * maxError * (1 + 1e-9);
+            (rankIn, rankOut) = (ci, co);
+            var best = long.MaxValue;
+            for (var ro = 1; ro <= co; ro++)
+            {
+                var rOut = Round(ro, co);
+                for (var ri = 1; ri <= ci; ri++)
+                {
+                    var rIn = Round(ri, ci);
+                    if (Relative(tailOut[rOut], frob2Out) + Relative(tailIn[rIn], frob2In) <= budget)
+                    {
+                        var f = flops(rIn, rOut);
+                        if (f < best)
+                        {
+                            (best, rankIn, rankOut) = (f, rIn, rOut);
+                        }
+
+                        break;
+                    }
+                }
+            }
+
+            how = $"cheapest ranks whose HOSVD error bound meets {maxError:G4}";
+        }
+        else if (subject.Context.Options.TuckerRanks == TuckerRankEstimate.Vbmf)
+        {
+            rankOut = Round(Vbmf.EstimateRank(sOut, co, ci * k, frob2Out), co);
+            rankIn = Round(Vbmf.EstimateRank(sIn, ci, co * k, frob2In), ci);
+            how = "EVBMF on each unfolding";
+        }
+        else
+        {
+            rankOut = Round(Math.Clamp(target.Policy.SelectRank(sOut, frob2Out, co, ci * k), 1, co), co);
+            rankIn = Round(Math.Clamp(target.Policy.SelectRank(sIn, frob2In, ci, co * k), 1, ci), ci);
+            how = $"{target.Policy} on each unfolding";
+        }
+
+        return (rankIn, rankOut, how);
+    }
+
+    private static double Relative(double tail, double total) => total > 0 ? tail / total : 0;
 
     // tails[r] = ‖W‖² − Σ_{j<r} σ_j², for r = 0 … n.
     private static double[] Tails(double[] s, double frob2)

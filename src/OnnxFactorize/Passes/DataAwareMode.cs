@@ -7,8 +7,9 @@ public enum DataAwareMode
     None,
 
     /// <summary>Gemm, MatMul (weight on the right) and 1×1 Conv use the whitened SVD of W on the centered input Gram
-    /// collected from calibration inputs (minimizing the output error on that data, SVD-LLM), and fold the bias correction
-    /// (W − Ŵ)·μ into the bias; other methods stay weight-space.</summary>
+    /// collected from calibration inputs (minimizing the output error on that data, SVD-LLM); k×k Conv2d's spatial-svd,
+    /// tucker2 and depthwise fit their factors to the im2col patch statistics (<see cref="ConvDataAwareRules"/>); all fold
+    /// the bias correction (W − Ŵ)·μ into the bias.</summary>
     Whiten,
 
     /// <summary>As <see cref="Whiten"/>, but node group by node group in topological order: each node's inputs come from the

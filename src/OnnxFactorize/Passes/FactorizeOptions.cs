@@ -45,9 +45,9 @@ public sealed record FactorizeOptions
     /// <summary>Settings of the SVD engine (seed, oversampling, power iterations).</summary>
     public SvdOptions Svd { get; init; } = new();
 
-    /// <summary>Data-aware factorization: <see cref="DataAwareMode.Whiten"/> fits Gemm/MatMul/1×1 Conv to the input
-    /// statistics given to the factorizer (collected by <c>Optimizer.Run</c> from calibration inputs). The
-    /// analyzer and the budget planner collect none, so they plan weight-space.</summary>
+    /// <summary>Data-aware factorization: <see cref="DataAwareMode.Whiten"/> fits Gemm/MatMul/Conv to the input
+    /// statistics given to the factorizer (collected by <c>Optimizer.Run</c>, or <c>Optimizer.Analyze</c> with calibration
+    /// inputs). The budget planner collects none, so it plans weight-space.</summary>
     public DataAwareMode DataAware { get; init; } = DataAwareMode.None;
 
     /// <summary>Threads for decomposition (-1 = the cores, the default): that many nodes are decomposed at once, each on

@@ -28,10 +28,10 @@ public static class ConsoleReport
                 nodes.AddRow(
                     Markup.Escape(d.NodeName),
                     d.OpType,
-                    Markup.Escape(d.Method),
+                    Markup.Escape(d.Mode == "whiten" ? d.Method + " (whiten)" : d.Method),
                     d.Rank.ToString(CultureInfo.InvariantCulture),
                     $"{Count(d.ParamsBefore)} → {Count(d.ParamsAfter)}",
-                    Num(d.WeightRelError),
+                    d.OutputRelError is { } output ? $"{Num(d.WeightRelError)} (output {Num(output)} on calibration data)" : Num(d.WeightRelError),
                     d.Status == DecisionStatus.Factorized ? "[green]factorized[/]" : $"skipped: {Markup.Escape(d.Reason)}");
             }
 
