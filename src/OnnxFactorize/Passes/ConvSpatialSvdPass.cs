@@ -97,11 +97,6 @@ public sealed class ConvSpatialSvdPass : ConvMethodPass
     // M[(i,h),(o,w)] = W[o,i,h,w].
     private static float[] Reshape(ConvSubject subject, int rows, int cols)
     {
-        if (ConvDataAwareRules.StatisticsOf(subject) is { } statistics)
-        {
-            return ConvDataAwareRules.SpatialSvd(subject, statistics, target, requireSavings, out reason);
-        }
-
         var g = subject.Geometry;
         int co = g.OutChannels, ci = g.InPerGroup, kh = (int)g.Kernel[0], kw = (int)g.Kernel[1];
         var m = new float[rows * cols];
@@ -125,6 +120,11 @@ public sealed class ConvSpatialSvdPass : ConvMethodPass
 
     internal override ConvCandidate? Plan(ConvSubject subject, RankTarget target, bool requireSavings, out string reason)
     {
+        if (ConvDataAwareRules.StatisticsOf(subject) is { } statistics)
+        {
+            return ConvDataAwareRules.SpatialSvd(subject, statistics, target, requireSavings, out reason);
+        }
+
         var g = subject.Geometry;
         int co = g.OutChannels, ci = g.InPerGroup, kh = (int)g.Kernel[0], kw = (int)g.Kernel[1];
         int rows = ci * kh, cols = co * kw;
