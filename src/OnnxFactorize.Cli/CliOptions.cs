@@ -64,7 +64,7 @@ internal sealed class CliOptions
 
     public Option<int?> Runs { get; } = new("--runs") { Description = "Timed latency runs per model.", HelpName = "n" };
 
-    public Option<int?> Threads { get; } = new("--threads") { Description = "Threads: nodes decomposed at once, and ONNX Runtime intra-op threads when validating; the written model is the same for any n [default: all cores; ONNX Runtime's own choice].", HelpName = "n" };
+    public Option<int?> Threads { get; } = new("--threads") { Description = "Threads: nodes decomposed at once, and ONNX Runtime intra-op threads when validating; the written model is the same for any n.", HelpName = "n" };
 
     public Option<double?> MaxRelError { get; } = new("--max-rel-error") { Description = "Fail when any output's relative L2 error exceeds this.", HelpName = "x" };
 
@@ -88,7 +88,7 @@ internal sealed class CliOptions
 
     public Option<int?> CalibrationSamples { get; } = new("--calibration-samples") { Description = "With a budget and no --inputs: how many seeded random samples to measure on.", HelpName = "n" };
 
-    public Option<string?> CacheDir { get; } = new("--cache-dir") { Description = "With a budget: where decompositions and measured sensitivities are cached; with --data-aware: calibration statistics [default: onnx-factorize in $XDG_CACHE_HOME, ~/.cache or %LOCALAPPDATA%].", HelpName = "dir" };
+    public Option<string?> CacheDir { get; } = new("--cache-dir") { Description = "With a budget: where decompositions and measured sensitivities are cached; with --data-aware: calibration statistics.", HelpName = "dir" };
 
     public Option<bool> NoCache { get; } = new("--no-cache") { Description = "With a budget or --data-aware: neither read nor write the cache." };
 

@@ -113,7 +113,7 @@ internal static class HelpLayout
         [o.Inputs] = "seeded random inputs",
         [o.Samples] = "4",
         [o.Runs] = "20",
-        [o.Threads] = "ONNX Runtime's choice",
+        [o.Threads] = "one node per core; ONNX Runtime's choice of intra-op threads",
         [o.Target] = "flops",
         [o.CalibrationSamples] = "4",
         [o.CacheDir] = "onnx-factorize in $XDG_CACHE_HOME, ~/.cache or %LOCALAPPDATA%",

@@ -33,7 +33,7 @@ public sealed class UsageTextTests : IDisposable
 
         Assert.Contains("--output <out.onnx>", Section("Output options:"));
         Assert.Contains("--energy <fraction>", Section("Factorization options"));
-        Assert.Contains("--data-aware <none|whiten>", Section("Data-aware options"));
+        Assert.Contains("--data-aware <none|whiten|sequential>", Section("Data-aware options"));
         Assert.Contains("--max-error <x>", Section("Budget options"));
         Assert.Contains("--cache-dir <dir>", Section("Budget options"));
         Assert.Contains("--max-rel-error <x>", Section("Validation options"));
