@@ -1,6 +1,5 @@
-using System.Runtime.InteropServices;
-using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using OnnxFactorize.Validation;
 using TensorData = OnnxFactorize.Validation.TensorData;
 
 namespace OnnxFactorize.Calibration;
@@ -144,20 +143,5 @@ internal sealed class CalibrationStore : IDisposable
     }
 
     // The raw bytes of a primitive (or Float16) array, viewed in place.
-    internal static Span<byte> AsBytes(Array data) => data switch
-    {
-        float[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        double[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        Float16[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        long[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        int[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        short[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        sbyte[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        byte[] a => a.AsSpan(),
-        ushort[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        uint[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        ulong[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        bool[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        _ => throw new NotSupportedException($"tensor data of type {data.GetType().Name} cannot be stored"),
-    };
+    internal static Span<byte> AsBytes(Array data) => TensorFiles.AsBytes(data);
 }

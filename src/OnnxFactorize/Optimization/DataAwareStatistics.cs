@@ -87,21 +87,8 @@ internal static class DataAwareStatistics
             case MatrixCandidate when node.OpType == "MatMul" && candidate.WeightIndex == 1:
                 return node.Inputs[0] is { IsConstant: false } x ? ActivationRequest.LastAxis(x.Name) : null;
             case ConvSubject { Geometry: { IsPointwise: true, SpatialRank: 2, Group: 1 } g } when node.Inputs[0] is { IsConstant: false } input:
-                return ActivationRequest.ConvPatches(input.Name, new ConvPatchGeometry
-                {
-                    KernelHeight = 1,
-                    KernelWidth = 1,
-                    StrideHeight = (int)g.Strides[0],
-                    StrideWidth = (int)g.Strides[1],
-                    DilationHeight = (int)g.Dilations[0],
-                    DilationWidth = (int)g.Dilations[1],
-
-                    // Explicit pads; with auto_pad a 1×1 kernel gets none.
-                    PadTop = (int)g.Pads[0],
-                    PadLeft = (int)g.Pads[1],
-                    PadBottom = (int)g.Pads[2],
-                    PadRight = (int)g.Pads[3],
-                });
+                // Explicit pads; with auto_pad a 1×1 kernel gets none.
+                return ActivationRequest.ConvPatches(input.Name, Patches(g));
             default:
                 return null;
         }
@@ -118,18 +105,21 @@ internal static class DataAwareStatistics
             return null;
         }
 
-        return ActivationRequest.ConvPatches(input.Name, new ConvPatchGeometry
-        {
-            KernelHeight = (int)g.Kernel[0],
-            KernelWidth = (int)g.Kernel[1],
-            StrideHeight = (int)g.Strides[0],
-            StrideWidth = (int)g.Strides[1],
-            DilationHeight = (int)g.Dilations[0],
-            DilationWidth = (int)g.Dilations[1],
-            PadTop = (int)g.Pads[0],
-            PadLeft = (int)g.Pads[1],
-            PadBottom = (int)g.Pads[2],
-            PadRight = (int)g.Pads[3],
-        });
+        return ActivationRequest.ConvPatches(input.Name, Patches(g));
     }
+
+    // The im2col patches a Conv2d's kernel reads: its kernel, strides, dilations and explicit pads.
+    private static ConvPatchGeometry Patches(ConvGeometry g) => new()
+    {
+        KernelHeight = (int)g.Kernel[0],
+        KernelWidth = (int)g.Kernel[1],
+        StrideHeight = (int)g.Strides[0],
+        StrideWidth = (int)g.Strides[1],
+        DilationHeight = (int)g.Dilations[0],
+        DilationWidth = (int)g.Dilations[1],
+        PadTop = (int)g.Pads[0],
+        PadLeft = (int)g.Pads[1],
+        PadBottom = (int)g.Pads[2],
+        PadRight = (int)g.Pads[3],
+    };
 }

@@ -294,7 +294,8 @@ public static partial class TensorFiles
         return bytes;
     }
 
-    private static Span<byte> AsBytes(Array data)
+    // The raw bytes of a primitive (or Float16) array, viewed in place (also the calibration store's spill format).
+    internal static Span<byte> AsBytes(Array data)
     {
         return data switch
         {
