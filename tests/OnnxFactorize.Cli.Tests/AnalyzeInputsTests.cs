@@ -5,7 +5,7 @@ using OnnxFactorize.Validation;
 namespace OnnxFactorize.Cli.Tests;
 
 /// <summary><c>analyze --inputs</c> as a process: output-space spectra next to the weight spectra, and per node the mode,
-/// weight error and output error on the calibration data, in the console and in --json.</summary>
+/// weight error and output error on the calibration data, in the console and in --report.</summary>
 public sealed class AnalyzeInputsTests : IDisposable
 {
     private readonly TempDir _dir = new();
@@ -36,7 +36,7 @@ public sealed class AnalyzeInputsTests : IDisposable
         var json = _dir.File("analysis.json");
         var calibration = Calibration();
 
-        var run = CliProcess.Run("analyze", CliProcess.TestModel("cnn.onnx"), "--inputs", calibration, "--rank-ratio", "0.5", "--json", json);
+        var run = CliProcess.Run("analyze", CliProcess.TestModel("cnn.onnx"), "--inputs", calibration, "--rank-ratio", "0.5", "--report", json);
 
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Contains("Weight vs output space", run.Stdout);

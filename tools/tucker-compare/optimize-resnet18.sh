@@ -17,10 +17,13 @@ cases=("ratio-0.25|--rank-ratio 0.25" "energy-default|" "ratio-0.25-threads-1|--
 run() { # dll name args -> "seconds KB load"
   local load; load=$(cut -d' ' -f1 /proc/loadavg)
   # shellcheck disable=SC2086
-  /usr/bin/time -f '%e %M' -o "$work/time" dotnet "$1" optimize "$model" -o "$work/$2.onnx" -q $3 >/dev/null 2>&1 || true
-  echo "$(cat "$work/time") $load"
+  if /usr/bin/time -f '%e %M' -o "$work/time" dotnet "$1" optimize "$model" -o "$work/$2.onnx" -q $3 >/dev/null 2>&1; then
+    echo "$(tail -n1 "$work/time") $load"
+  else
+    echo "failed 0 $load"   # e.g. an older build that does not know an option of the case
+  fi
 }
-best() { awk -v a="$1" -v b="$2" 'BEGIN{split(a,x," "); split(b,y," "); print (b=="" || x[1]<y[1]) ? a : b}'; }
+best() { awk -v a="$1" -v b="$2" 'BEGIN{split(a,x," "); split(b,y," "); print (b=="" || x[1]=="failed" || (y[1]!="failed" && x[1]<y[1])) ? (x[1]=="failed" && b!="" ? b : a) : b}'; }
 printf '| case | %sours s (peak MB, load) | new ÷ old | same bytes |\n| --- | %s--- | --- | --- |\n' "${base:+old s (peak MB, load) | }" "${base:+--- | }"
 for c in "${cases[@]}"; do
   name="${c%%|*}"; args="${c#*|}"; bo=""; bn=""
@@ -31,6 +34,10 @@ for c in "${cases[@]}"; do
   read -r ns nk nl <<<"$bn"
   if [ -n "$base" ]; then
     read -r os ok ol <<<"$bo"
+    if [ "$os" = failed ]; then
+      printf '| %s | failed | %s (%d, %s) | | |\n' "$name" "$ns" $((nk / 1024)) "$nl"
+      continue
+    fi
     same=$(cmp -s "$work/$name-old.onnx" "$work/$name-new.onnx" && echo yes || echo NO)
     printf '| %s | %s (%d, %s) | %s (%d, %s) | %.2f | %s |\n' "$name" "$os" $((ok / 1024)) "$ol" "$ns" $((nk / 1024)) "$nl" "$(awk -v a="$ns" -v b="$os" 'BEGIN{print a/b}')" "$same"
   else
