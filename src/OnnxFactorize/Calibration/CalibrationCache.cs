@@ -22,32 +22,13 @@ internal sealed class CalibrationCache(string directory)
     }
 
     /// <summary>Paired statistics of sequential reconstruction stored under <paramref name="key"/>, or null (a miss).</summary>
-    public PairedStatistics? TryLoadPaired(string key, PairedRequest request)
+    public PairedStatistics? TryLoadPaired(string key, PairedRequest request) => TryRead(key, request.ToString(), reader =>
     {
-        var path = PathOf(key);
-        if (!File.Exists(path))
-        {
-            return null;
-        }
-
-        try
-        {
-            using var reader = new BinaryReader(File.OpenRead(path));
-            if (reader.ReadInt32() != FormatVersion || reader.ReadString() != request.ToString())
-            {
-                return null;
-            }
-
-            var compressed = ReadAccumulator(reader);
-            var original = ReadAccumulator(reader);
-            var cross = ReadDoubles(reader, (long)compressed.Dimension * original.Dimension);
-            return new PairedStatistics(request, compressed, original, cross);
-        }
-        catch (Exception e) when (e is IOException or EndOfStreamException or ArgumentException)
-        {
-            return null;
-        }
-    }
+        var compressed = ReadAccumulator(reader);
+        var original = ReadAccumulator(reader);
+        var cross = ReadDoubles(reader, (long)compressed.Dimension * original.Dimension);
+        return new PairedStatistics(request, compressed, original, cross);
+    });
 
     /// <summary>Stores paired statistics under <paramref name="key"/> (atomically).</summary>
     public void StorePaired(string key, PairedStatistics statistics)
@@ -75,7 +56,30 @@ internal sealed class CalibrationCache(string directory)
         File.Move(temp, path, overwrite: true);
     }
 
-    public ActivationStatistics? TryLoad(string key, ActivationRequest request)
+    public ActivationStatistics? TryLoad(string key, ActivationRequest request) => TryRead(key, request.ToString(), reader =>
+    {
+        var inputs = ReadAccumulator(reader);
+        var channels = reader.ReadBoolean() ? ReadAccumulator(reader) : null;
+        return new ActivationStatistics(request, inputs, channels);
+    });
+
+    public void Store(string key, ActivationStatistics statistics)
+    {
+        Write(key, writer =>
+        {
+            writer.Write(statistics.Request.ToString());
+            WriteAccumulator(writer, statistics.Inputs);
+            writer.Write(statistics.Channels is not null);
+            if (statistics.Channels is not null)
+            {
+                WriteAccumulator(writer, statistics.Channels);
+            }
+        });
+    }
+
+    // The body of the file under key when its format and request match, else null; unreadable files are misses too.
+    private T? TryRead<T>(string key, string request, Func<BinaryReader, T> body)
+        where T : class
     {
         var path = PathOf(key);
         if (!File.Exists(path))
@@ -86,39 +90,12 @@ internal sealed class CalibrationCache(string directory)
         try
         {
             using var reader = new BinaryReader(File.OpenRead(path));
-            if (reader.ReadInt32() != FormatVersion || reader.ReadString() != request.ToString())
-            {
-                return null;
-            }
-
-            var inputs = ReadAccumulator(reader);
-            var channels = reader.ReadBoolean() ? ReadAccumulator(reader) : null;
-            return new ActivationStatistics(request, inputs, channels);
+            return reader.ReadInt32() != FormatVersion || reader.ReadString() != request ? null : body(reader);
         }
         catch (Exception e) when (e is IOException or EndOfStreamException or ArgumentException)
         {
             return null;
         }
-    }
-
-    public void Store(string key, ActivationStatistics statistics)
-    {
-        Directory.CreateDirectory(directory);
-        var path = PathOf(key);
-        var temp = path + $".{Environment.ProcessId}.tmp";
-        using (var writer = new BinaryWriter(File.Create(temp)))
-        {
-            writer.Write(FormatVersion);
-            writer.Write(statistics.Request.ToString());
-            WriteAccumulator(writer, statistics.Inputs);
-            writer.Write(statistics.Channels is not null);
-            if (statistics.Channels is not null)
-            {
-                WriteAccumulator(writer, statistics.Channels);
-            }
-        }
-
-        File.Move(temp, path, overwrite: true);
     }
 
     private string PathOf(string key) => Path.Combine(directory, $"calib-{key}.bin");

@@ -8,6 +8,20 @@ namespace OnnxFactorize.Decomposition;
 /// <summary>Dense row-major float32 kernels shared by the SVD and Tucker engines.</summary>
 internal static class MatrixOps
 {
+    /// <summary>‖W − Ŵ‖_F / ‖W‖_F over two arrays of the same order, in double; 0 for a zero W.</summary>
+    public static double RelativeError(ReadOnlySpan<float> w, ReadOnlySpan<float> approx)
+    {
+        double diff = 0, norm = 0;
+        for (var j = 0; j < w.Length; j++)
+        {
+            var d = (double)w[j] - approx[j];
+            diff += d * d;
+            norm += (double)w[j] * w[j];
+        }
+
+        return norm > 0 ? Math.Sqrt(diff / norm) : 0;
+    }
+
     // Register tile of the micro-kernel: 6 rows × 16 columns = 12 Vector256 accumulators (Goto & van de Geijn 2008).
     private const int Mr = 6;
     private const int Nr = 16;

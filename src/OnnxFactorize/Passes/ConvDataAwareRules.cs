@@ -362,16 +362,8 @@ internal static class ConvDataAwareRules
         var co = subject.Geometry.OutChannels;
         var n = statistics.Dimension;
         var w = subject.Values;
-        double diff = 0, norm = 0;
-        for (var j = 0; j < w.Length; j++)
-        {
-            var d = (double)w[j] - approximation[j];
-            diff += d * d;
-            norm += (double)w[j] * w[j];
-        }
-
         var delta = subject.Context.CorrectBias ? BiasCorrection.Delta(w, approximation, co, n, WeightLayout.OutByIn, statistics.Mean()) : new double[co];
-        return new Fit(norm > 0 ? Math.Sqrt(diff / norm) : 0, PatchLeastSquares.RelativeOutputError(w, approximation, co, n, centered),
+        return new Fit(MatrixOps.RelativeError(w, approximation), PatchLeastSquares.RelativeOutputError(w, approximation, co, n, centered),
             Array.ConvertAll(delta, v => (float)v));
     }
 

@@ -81,7 +81,7 @@ public sealed class ConvDepthwiseSeparablePass : ConvMethodPass
         var flops = FlopModel.Conv((long)ci * r, k, positions) + FlopModel.Conv(co, (long)ci * r, positions);
         reason = $"depthwise: {r} filter(s) per input channel of {full} ({choice.Explanation})";
         return new ConvCandidate("depthwise", r, [r], choice.BreakEvenRank, (long)ci * r * k + (long)co * ci * r, flops,
-            RelativeError(subject.Values, approx), aggregate, reason, () => approx, s =>
+            MatrixOps.RelativeError(subject.Values, approx), aggregate, reason, () => approx, s =>
             {
                 var first = s.Conv(s.Node.Inputs[0]!, s.Initializer("_dw", s.Dims(ci * r, 1, g.AllAxes), depthwise), null, "_dw", g.Attributes(g.AllAxes, group: ci));
                 return s.Conv(first.Outputs[0], s.Initializer("_pw", s.Dims(co, ci * r, g.NoAxes), pointwise), s.Bias, "_pw_out", g.Attributes(g.NoAxes));

@@ -139,20 +139,6 @@ public abstract class ConvMethodPass : IFactorizationRule, IPricedRule
         return choice with { Rank = Math.Clamp(choice.Rank, 1, Math.Min(rows, cols)) };
     }
 
-    /// <summary>‖W − Ŵ‖_F / ‖W‖_F over two same-order arrays.</summary>
-    private protected static double RelativeError(ReadOnlySpan<float> w, ReadOnlySpan<float> approx)
-    {
-        double diff = 0, norm = 0;
-        for (var j = 0; j < w.Length; j++)
-        {
-            var d = (double)w[j] - approx[j];
-            diff += d * d;
-            norm += (double)w[j] * w[j];
-        }
-
-        return norm > 0 ? Math.Sqrt(diff / norm) : 0;
-    }
-
     // The weight error "equivalent to the policy": √(1 − e) for energy e; otherwise the error the policy gives the kernel
     // viewed as a C_out×(C_in·Πk) matrix, so every method is held to the same accuracy and only cost decides.
     private static RankTarget AutoTarget(ConvSubject subject, RankPolicy policy)

@@ -44,7 +44,7 @@ public sealed class ConvPointwiseSvdPass : ConvMethodPass
         var positions = g.OutputPositions;
         reason = $"svd: rank {r} of {Math.Min(rows, cols)} ({choice.Explanation})";
         return new ConvCandidate("svd", r, [r], choice.BreakEvenRank, (long)r * (rows + cols), FlopModel.Conv(r, cols, positions) + FlopModel.Conv(rows, r, positions),
-            RelativeError(subject.Values, approx), svd.S, reason, () => approx, s =>
+            MatrixOps.RelativeError(subject.Values, approx), svd.S, reason, () => approx, s =>
             {
                 // The strides and pads of a 1×1 conv go on the first conv: subsampling early is cheaper, and padded border
                 // positions are zero there, so the second conv turns them into the bias exactly as the original did.

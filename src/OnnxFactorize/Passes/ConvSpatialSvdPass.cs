@@ -160,7 +160,7 @@ public sealed class ConvSpatialSvdPass : ConvMethodPass
         // The first conv keeps the input width (1-wide, unit stride, unpadded along x).
         var flops = Flops(g, r);
         reason = $"spatial-svd: rank {r} of {smaller} on the {rows}×{cols} reshaped kernel ({choice.Explanation})";
-        return new ConvCandidate("spatial-svd", r, [r], choice.BreakEvenRank, (long)r * (rows + cols), flops, RelativeError(m, approx), svd.S, reason, () =>
+        return new ConvCandidate("spatial-svd", r, [r], choice.BreakEvenRank, (long)r * (rows + cols), flops, MatrixOps.RelativeError(m, approx), svd.S, reason, () =>
         {
             // Back from the [C_in·k_h, C_out·k_w] view to the stored [C_out, C_in, k_h, k_w].
             var stored = new float[w.Length];

@@ -77,7 +77,7 @@ public sealed class ConvTucker2Pass : ConvMethodPass
 
         var tucker = Tucker2.Decompose(subject.Values, co, ci, k, rankOut, rankIn, cancellationToken: ct);
         var approx = tucker.Reconstruct();
-        var error = RelativeError(subject.Values, approx);
+        var error = MatrixOps.RelativeError(subject.Values, approx);
         reason = $"tucker2: ranks [r_in {rankIn}, r_out {rankOut}] of [{ci}, {co}] by {how}; HOOI {tucker.Iterations} sweep(s), error {tucker.HosvdRelativeError:G4} → {tucker.RelativeError:G4}";
         return new ConvCandidate("tucker2", rankOut, [rankIn, rankOut], breakEven, paramsAfter, Flops(rankIn, rankOut), error, sOut, reason, () => approx, s =>
         {

@@ -46,7 +46,7 @@ internal sealed record WhitenedMatrixPlan(RankChoice Choice, int Rank, float[] L
             MatrixOps.Gemm(left, rows, k, right, cols, product);
             reason = string.Create(CultureInfo.InvariantCulture,
                 $"data-aware sequential (first factor whitened on {inputs.Count} rows of the model compressed so far{exact}, last factor and bias refitted to the original outputs): {choice.Explanation}; output error {refitError:G3} against the original on the calibration data.");
-            return new WhitenedMatrixPlan(choice, k, left, right, product, shift, RelativeError(matrix, product), refitError, svd.Spectrum.S, reason) { Mode = "sequential" };
+            return new WhitenedMatrixPlan(choice, k, left, right, product, shift, MatrixOps.RelativeError(matrix, product), refitError, svd.Spectrum.S, reason) { Mode = "sequential" };
         }
 
         var approximation = svd.Reconstruct(k);
@@ -55,7 +55,7 @@ internal sealed record WhitenedMatrixPlan(RankChoice Choice, int Rank, float[] L
         var bias = context.CorrectBias ? "bias corrected" : "uncentered, bias unchanged (the budget planner measures Ŵ alone)";
         reason = string.Create(CultureInfo.InvariantCulture,
             $"data-aware (whitened on {inputs.Count} calibration rows{exact}): {choice.Explanation}; predicted output error {outputError:G3} on the calibration data, {bias}.");
-        return new WhitenedMatrixPlan(choice, k, left, right, approximation, delta, RelativeError(matrix, approximation), outputError, svd.Spectrum.S, reason);
+        return new WhitenedMatrixPlan(choice, k, left, right, approximation, delta, MatrixOps.RelativeError(matrix, approximation), outputError, svd.Spectrum.S, reason);
     }
 
     /// <summary>How the factors were fitted, for <see cref="FactorizationDecision.Mode"/>: "whiten" or "sequential".</summary>
@@ -124,18 +124,5 @@ internal sealed record WhitenedMatrixPlan(RankChoice Choice, int Rank, float[] L
         }
 
         return (result, dims.Length == 2 ? [m, n] : [n]);
-    }
-
-    private static double RelativeError(ReadOnlySpan<float> w, ReadOnlySpan<float> approx)
-    {
-        double diff = 0, norm = 0;
-        for (var j = 0; j < w.Length; j++)
-        {
-            var d = (double)w[j] - approx[j];
-            diff += d * d;
-            norm += (double)w[j] * w[j];
-        }
-
-        return norm > 0 ? Math.Sqrt(diff / norm) : 0;
     }
 }
